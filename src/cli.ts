@@ -1,0 +1,105 @@
+/**
+ * The command line: argv → LoadOptions → load() → report. Flag names follow COPY's options and
+ * psql's connection conventions. No logic lives here; options.ts checks everything.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { redact } from './connection.ts';
+import { PloaderError, formatPosition } from './errors.ts';
+import { load } from './load.ts';
+import { parseByteSize, type LoadOptions } from './options.ts';
+import { formatPlan, formatReport } from './report.ts';
+
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
+
+const list = (value: string | undefined) => (value === undefined ? undefined : value.split(',').map((s) => s.trim()));
+
+async function main(): Promise<number> {
+  const argv = await yargs(hideBin(process.argv))
+    .scriptName('ploader')
+    .usage('$0 [options] <file>\n\nLoad a CSV or text file into a PostgreSQL table in parallel, all or nothing.')
+    .command('$0 <file>', false)
+    .positional('file', { type: 'string', describe: 'input file', demandOption: true })
+    .option('db', { alias: 'd', type: 'string', describe: 'connection URL (default: PG* environment variables)' })
+    .option('table', { alias: 't', type: 'string', describe: 'target table, schema-qualified allowed (default: the file name)' })
+    .option('columns', { type: 'string', describe: 'comma-separated columns in the file (others get defaults)' })
+    .option('format', { type: 'string', choices: ['csv', 'text'], describe: 'COPY FORMAT (default: csv for .csv files, else text)' })
+    .option('header', { type: 'boolean', describe: 'skip the first line (a header)' })
+    .option('delimiter', { type: 'string', describe: 'COPY DELIMITER' })
+    .option('quote', { type: 'string', describe: 'COPY QUOTE (csv)' })
+    .option('escape', { type: 'string', describe: 'COPY ESCAPE (csv)' })
+    .option('null', { type: 'string', describe: 'COPY NULL string' })
+    .option('encoding', { type: 'string', describe: 'COPY ENCODING of the file' })
+    .option('force-null', { type: 'string', describe: 'COPY FORCE_NULL columns, comma-separated (csv)' })
+    .option('force-not-null', { type: 'string', describe: 'COPY FORCE_NOT_NULL columns, comma-separated (csv)' })
+    .option('workers', { alias: 'j', type: 'number', describe: 'parallel COPY sessions (default: CPU cores)' })
+    .option('chunk-size', { type: 'string', describe: 'bytes per chunk, e.g. 32MB (default: file size / (4 x workers), 1MB-64MB)' })
+    .option('truncate', { type: 'boolean', describe: 'replace the rows of the target instead of appending' })
+    .option('index-memory', { type: 'string', describe: 'maintenance_work_mem per index-build session (default 64MB)' })
+    .option('dry-run', { type: 'boolean', describe: 'print the plan and load nothing' })
+    .option('json', { type: 'boolean', describe: 'print the report as JSON' })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'print nothing but errors and the report' })
+    .example('$0 --workers 8 votes.csv', 'load votes.csv into table votes')
+    .example('$0 -d postgres://me@db/app -t public.votes --header --truncate votes.csv', 'replace the rows of public.votes')
+    .strict()
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw new PloaderError('INVALID_OPTION', error?.message ?? message);
+    })
+    .version()
+    .help()
+    .parse();
+  if (argv.help || argv.version) return EXIT.OK;
+
+  const abort = new AbortController();
+  const onSignal = (signal: string) => {
+    if (abort.signal.aborted) process.exit(130);
+    process.stderr.write(`\n${signal}: cancelling the load (again to quit at once)...\n`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const options: LoadOptions = {
+    file: argv.file as string,
+    table: argv.table,
+    db: argv.db,
+    columns: list(argv.columns),
+    format: argv.format as LoadOptions['format'],
+    header: argv.header,
+    delimiter: argv.delimiter,
+    quote: argv.quote,
+    escape: argv.escape,
+    null: argv.null,
+    encoding: argv.encoding,
+    forceNull: list(argv['force-null']),
+    forceNotNull: list(argv['force-not-null']),
+    workers: argv.workers,
+    chunkBytes: argv['chunk-size'] === undefined ? undefined : parseByteSize('chunk-size', argv['chunk-size']),
+    truncate: argv.truncate,
+    dryRun: argv['dry-run'],
+    indexMemory: argv['index-memory'],
+    signal: abort.signal,
+    onProgress: argv.quiet || argv.json ? undefined : (event) => {
+      if (event.kind === 'phase') process.stderr.write(`${event.phase}${event.detail ? `: ${event.detail}` : ''}\n`);
+    },
+  };
+  for (const key of Object.keys(options) as Array<keyof LoadOptions>) if (options[key] === undefined) delete options[key];
+  const report = await load(options);
+  if (argv.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else process.stdout.write(`${report.dryRun ? formatPlan(report) : formatReport(report)}\n`);
+  return EXIT.OK;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const db = process.argv.find((_, i, all) => all[i - 1] === '--db' || all[i - 1] === '-d');
+    if (error instanceof PloaderError) {
+      process.stderr.write(`ploader: ${redact(`${formatPosition(error.position)}${error.message}`, db)}\n`);
+      process.exit(error.code === 'INVALID_OPTION' ? EXIT.USAGE : EXIT.FAILED);
+    }
+    process.stderr.write(`ploader: ${redact(error instanceof Error ? (error.stack ?? error.message) : String(error), db)}\n`);
+    process.exit(EXIT.FAILED);
+  },
+);

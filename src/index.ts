@@ -1,0 +1,6 @@
+export { load } from './load.ts';
+export type { LoadOptions, ProgressEvent, CopyFormat } from './options.ts';
+export type { LoadReport, PhaseTimings } from './report.ts';
+export { formatReport, formatPlan } from './report.ts';
+export { PloaderError } from './errors.ts';
+export type { ErrorCode, InputPosition } from './errors.ts';

@@ -1,0 +1,134 @@
+/**
+ * Maps a server error inside one chunk's COPY back to the input file: physical line (as an editor
+ * counts), record number, column.
+ *
+ * PostgreSQL's `CONTEXT: COPY t, line N` is not a physical line. Its counter (CopyReadLineText in
+ * src/backend/commands/copyfromparse.c) adds one per record, and in CSV one more per newline inside
+ * quotes, but only of the kind that matches the stream's line ending, which it learns at the first
+ * unquoted line end: until then it counts quoted CRs, not LFs. Each chunk is its own COPY stream, so
+ * this is true per chunk. `simulateServerLines` runs that same counter over the chunk's bytes, and
+ * the record whose count equals N is the bad one.
+ */
+import { open } from 'node:fs/promises';
+import { PloaderError, type ServerErrorFields } from './errors.ts';
+import type { Chunk } from './plan.ts';
+import type { RecordSyntax } from './scan/record-syntax.ts';
+import { isRowError } from './sqlstate.ts';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const BACKSLASH = 0x5c;
+
+export interface RecordLocation {
+  /** Offset of the record's first byte in the chunk. */
+  offset: number;
+  /** 1-based physical line of the record's first byte, relative to the chunk. */
+  line: number;
+  /** What the server's COPY line counter reads once this record has been read. */
+  serverLine: number;
+}
+
+/** Every record of one COPY stream, with the server's count for it. */
+export function simulateServerLines(data: Buffer, syntax: RecordSyntax): RecordLocation[] {
+  const csv = syntax.format === 'csv';
+  const quote = syntax.quote;
+  // PostgreSQL ignores ESCAPE when it equals QUOTE: the quote is then a plain toggle.
+  const escape = syntax.escape === syntax.quote ? -1 : syntax.escape;
+  const records: RecordLocation[] = [];
+  let eol: 'unknown' | 'nl' | 'crnl' | 'cr' = 'unknown';
+  let serverLine = 0;
+  let physicalLine = 1;
+  let i = 0;
+  while (i < data.length) {
+    const record: RecordLocation = { offset: i, line: physicalLine, serverLine: ++serverLine };
+    let inQuote = false;
+    let lastWasEscape = false;
+    for (; i < data.length; i++) {
+      const c = data[i];
+      if (c === LF) physicalLine++;
+      if (csv) {
+        if (inQuote && c === escape) lastWasEscape = !lastWasEscape;
+        if (c === quote && !lastWasEscape) inQuote = !inQuote;
+        if (c !== escape) lastWasEscape = false;
+        if (inQuote && c === (eol === 'nl' ? LF : CR)) serverLine++;
+        if (inQuote) continue;
+      } else if (c === BACKSLASH) {
+        // Text format: the next byte is data, whatever it is (an escaped LF does not end the record).
+        i++;
+        if (data[i] === LF) physicalLine++;
+        continue;
+      }
+      if (c === CR) {
+        if (eol === 'unknown') eol = data[i + 1] === LF ? 'crnl' : 'cr';
+        if (data[i + 1] !== LF) {
+          i++;
+          break;
+        }
+        // CR LF: the LF ends the record
+      } else if (c === LF) {
+        if (eol === 'unknown') eol = 'nl';
+        i++;
+        break;
+      }
+    }
+    record.serverLine = serverLine;
+    records.push(record);
+  }
+  return records;
+}
+
+/** `COPY t, line 12, column score: "x"` → { line: 12, column: 'score' }. The only place CONTEXT text is read. */
+export function parseCopyContext(where: string | undefined): { line: number; column?: string } | undefined {
+  const match = where && /\bCOPY [^\n]*?, line (\d+)(?:, column ([^:\n]+))?/.exec(where);
+  return match ? { line: Number(match[1]), column: match[2] } : undefined;
+}
+
+export async function readRange(file: string, start: number, end: number): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const data = Buffer.alloc(end - start);
+    let filled = 0;
+    while (filled < data.length) {
+      const { bytesRead } = await handle.read(data, filled, data.length - filled, start + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return data.subarray(0, filled);
+  } finally {
+    await handle.close();
+  }
+}
+
+export interface ChunkErrorContext {
+  file: string;
+  syntax: RecordSyntax;
+  /** All chunks of the load, to count the records before the failing one. */
+  chunks: readonly Chunk[];
+}
+
+/** Turns a chunk's server error into a BAD_ROW / SERVER_ERROR naming file, line, record and column. */
+export async function locateChunkError(error: PloaderError, chunk: Chunk, context: ChunkErrorContext): Promise<PloaderError> {
+  const server: ServerErrorFields = error.server ?? {};
+  const at = parseCopyContext(server.where);
+  const reason = `${error.message}${server.sqlstate ? ` (SQLSTATE ${server.sqlstate})` : ''}${server.detail ? `; ${server.detail}` : ''}${server.hint ? `; hint: ${server.hint}` : ''}`;
+  if (!at) {
+    return new PloaderError(error.code, `${reason} — while loading lines from ${chunk.line} of ${context.file}`, { server, cause: error });
+  }
+  const records = simulateServerLines(await readRange(context.file, chunk.start, chunk.end), context.syntax);
+  const index = records.findIndex((r) => r.serverLine === at.line);
+  const record = records[index === -1 ? records.length - 1 : index];
+  let recordsBefore = 0;
+  for (const earlier of context.chunks) {
+    if (earlier.index >= chunk.index) break;
+    recordsBefore += simulateServerLines(await readRange(context.file, earlier.start, earlier.end), context.syntax).length;
+  }
+  const position = {
+    file: context.file,
+    line: chunk.line + (record?.line ?? 1) - 1,
+    record: recordsBefore + (index === -1 ? records.length : index + 1),
+    column: at.column ?? server.column,
+  };
+  const where = `record ${position.record}${position.column ? `, column ${position.column}` : ''}`;
+  const code = isRowError(server.sqlstate) ? 'BAD_ROW' : error.code;
+  return new PloaderError(code, `${where}: ${reason} — fix the row and load again (nothing was loaded)`, { position, server, cause: error });
+}
