@@ -210,7 +210,7 @@ class TextFormat implements FormatState {
 
   skip(data: Buffer, from: number, to: number): void {
     this.lineFeeds += countLineFeeds(data, from, to);
-
+    this.escapesNext = this.endsInOddBackslashRun(data, from, to);
   }
 
   consumeRecordEnd(data: Buffer, from: number): number {
