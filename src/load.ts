@@ -12,7 +12,7 @@ import { Piscina } from 'piscina';
 import type { CopyChunkResult, CopyChunkTask } from '../workers/copy-chunk.ts';
 import { readServerFacts, readTargetFacts, type TargetFacts } from './catalog.ts';
 import { connect } from './connection.ts';
-import { PloaderError, fromWire } from './errors.ts';
+import { PloaderError, fromWire, type WireError } from './errors.ts';
 import { finalizeSteps, readOutgoingForeignKeys, runInParallelSessions, type FinalizeSteps } from './finalize.ts';
 import { locateChunkError } from './line-mapping.ts';
 import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from './options.ts';
@@ -130,25 +130,31 @@ async function copyChunks(options: ResolvedLoadOptions, chunks: Chunk[], copySql
   setMaxListeners(chunks.length + 10, abort.signal);
   const onAbort = () => abort.abort();
   options.signal?.addEventListener('abort', onAbort);
-  let firstFailure: { chunk: Chunk; result: Extract<CopyChunkResult, { ok: false }> } | undefined;
+  let firstFailure: { chunk: Chunk; error: WireError } | undefined;
   let doneBytes = 0;
   let rows = 0;
+  const fail = async (chunk: Chunk, error: WireError) => {
+    if (firstFailure) return;
+    firstFailure = { chunk, error };
+    // Stop the other COPYs now, server-side, instead of letting them finish their chunks.
+    await cancelSessions(client, runId);
+    abort.abort();
+  };
   try {
     const totalBytes = chunks.reduce((sum, c) => sum + (c.end - c.start), 0);
     const tasks = chunks.map(async (chunk) => {
-      const result = await pool.run(
-        { db: options.db, role: sessionRole(runId, 'copy'), copySql, file: options.file, chunk: chunk.index, start: chunk.start, end: chunk.end },
-        { signal: abort.signal },
-      );
-      if (!result.ok) {
-        if (!firstFailure) {
-          firstFailure = { chunk, result };
-          // Stop the other COPYs now, server-side, instead of letting them finish their chunks.
-          await cancelSessions(client, runId);
-          abort.abort();
-        }
+      let result: CopyChunkResult;
+      try {
+        result = await pool.run(
+          { db: options.db, role: sessionRole(runId, 'copy'), copySql, file: options.file, chunk: chunk.index, start: chunk.start, end: chunk.end },
+          { signal: abort.signal },
+        );
+      } catch (error) {
+        // Aborted tasks reject too; only a rejection we did not cause is a failure (a crashed worker thread).
+        if (!abort.signal.aborted) await fail(chunk, { code: 'WORKER_FAILED', message: `worker thread failed: ${(error as Error).message}` });
         return;
       }
+      if (!result.ok) return fail(chunk, result.error);
       rows += result.rows;
       doneBytes += result.bytes;
       options.onProgress({ kind: 'chunk', chunk: chunk.index, rows: result.rows, bytes: result.bytes, doneBytes, totalBytes });
@@ -159,7 +165,7 @@ async function copyChunks(options: ResolvedLoadOptions, chunks: Chunk[], copySql
     await pool.destroy();
   }
   if (firstFailure) {
-    const error = fromWire(firstFailure.result.error);
+    const error = fromWire(firstFailure.error);
     if (error.server?.sqlstate === SQLSTATE.QUERY_CANCELED && options.signal?.aborted) throw cancelled();
     throw await locateChunkError(error, firstFailure.chunk, { file: options.file, syntax: syntaxOf(options), chunks });
   }

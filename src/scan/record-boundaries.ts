@@ -112,6 +112,14 @@ class QuoteParityCsv implements FormatState {
 
   consumeRecordEnd(data: Buffer, from: number): number {
     for (let pos = from; ; ) {
+      if (this.inQuotes) {
+        // No LF inside quotes ends a record, however many there are: jump to the closing quote.
+        const quote = data.indexOf(this.quote, pos);
+        this.lineFeeds += countLineFeeds(data, pos, quote < 0 ? data.length : quote);
+        if (quote < 0) return -1;
+        this.inQuotes = 0;
+        pos = quote + 1;
+      }
       const lf = data.indexOf(LF, pos);
       this.countLineFeedsAndQuotes(data, pos, lf < 0 ? data.length : lf);
       if (lf < 0) return -1;
@@ -157,11 +165,12 @@ class QuoteParityCsv implements FormatState {
   }
 }
 
-/** CSV with ESCAPE != QUOTE: the server's own two flags, byte by byte. */
+/** CSV with ESCAPE != QUOTE: the server's two flags. Outside quotes only QUOTE and LF matter, so a
+ * skip jumps from quote to quote; inside quotes ESCAPE matters too, and that part goes byte by byte. */
 class EscapingCsv implements FormatState {
   lineFeeds = 0;
   private inQuotes = false;
-  /** An odd run of ESCAPE bytes inside quotes ends here, so a QUOTE next is literal; may span blocks. */
+  /** Inside quotes, an odd run of ESCAPE bytes ends here, so a QUOTE next is data; may span blocks. */
   private afterEscape = false;
 
   constructor(
@@ -170,35 +179,63 @@ class EscapingCsv implements FormatState {
   ) {}
 
   skip(data: Buffer, from: number, to: number): void {
-    this.consume(data, from, to, false);
+    for (let i = from; i < to; ) {
+      if (this.inQuotes) {
+        i = this.consumeQuoted(data, i, to);
+        continue;
+      }
+      const quote = data.indexOf(this.quote, i);
+      if (quote < 0 || quote >= to) {
+        this.lineFeeds += countLineFeeds(data, i, to);
+        return;
+      }
+      this.lineFeeds += countLineFeeds(data, i, quote);
+      this.inQuotes = true;
+      i = quote + 1;
+    }
   }
 
   consumeRecordEnd(data: Buffer, from: number): number {
-    return this.consume(data, from, data.length, true);
+    for (let i = from; i < data.length; ) {
+      if (this.inQuotes) {
+        i = this.consumeQuoted(data, i, data.length);
+        continue;
+      }
+      const byte = data[i];
+      if (byte === LF) {
+        this.lineFeeds++;
+        return i;
+      }
+      if (byte === this.quote) this.inQuotes = true;
+      i++;
+    }
+    return -1;
   }
 
-  private consume(data: Buffer, from: number, to: number, stopAtRecordEnd: boolean): number {
+  /** Consumes up to and including the closing quote, or to `to`; returns where it stopped. */
+  private consumeQuoted(data: Buffer, from: number, to: number): number {
     const { quote, escape } = this;
-    let { inQuotes, afterEscape, lineFeeds } = this;
-    let recordEnd = -1;
-    for (let i = from; i < to; i++) {
+    let afterEscape = this.afterEscape;
+    let lineFeeds = 0;
+    let i = from;
+    // Same rules as CopyReadLineText: ESCAPE toggles the flag, a QUOTE with the flag clear closes the
+    // quotes, and any byte other than ESCAPE clears it.
+    for (; i < to; i++) {
       const byte = data[i];
-      // Same order as CopyReadLineText: ESCAPE only counts inside quotes, and any other byte clears it.
-      if (inQuotes && byte === escape) afterEscape = !afterEscape;
-      if (byte === quote && !afterEscape) inQuotes = !inQuotes;
-      if (byte !== escape) afterEscape = false;
-      if (byte === LF) {
-        lineFeeds++;
-        if (stopAtRecordEnd && !inQuotes) {
-          recordEnd = i;
-          break;
-        }
+      if (byte === escape) {
+        afterEscape = !afterEscape;
+      } else if (byte === quote && !afterEscape) {
+        this.inQuotes = false;
+        i++;
+        break;
+      } else {
+        afterEscape = false;
+        if (byte === LF) lineFeeds++;
       }
     }
-    this.inQuotes = inQuotes;
     this.afterEscape = afterEscape;
-    this.lineFeeds = lineFeeds;
-    return recordEnd;
+    this.lineFeeds += lineFeeds;
+    return i;
   }
 }
 
