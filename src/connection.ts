@@ -10,7 +10,8 @@ import { PloaderError, serverFields } from './errors.ts';
 export const APPLICATION_NAME = 'ploader';
 
 export function connectionConfig(db: string | undefined, role: string): pg.ClientConfig {
-  const applicationName = process.env.PGAPPNAME ?? `${APPLICATION_NAME} ${role}`;
+  // The role (e.g. `copy <runid>`) always ends the name: that is how a run finds its own sessions to cancel.
+  const applicationName = `${process.env.PGAPPNAME ?? APPLICATION_NAME} ${role}`;
   return db === undefined
     ? { application_name: applicationName }
     : { connectionString: db, application_name: applicationName };

@@ -84,11 +84,15 @@ describe('a bad row in the middle chunk of many', () => {
 });
 
 describe('interruptions', () => {
+  // 400k rows, ~10 MB: long enough to interrupt.
   const big = Array.from({ length: 400_000 }, (_, i) => `user_${i % 997},"link ${i}",${i % 2 ? 1 : -1}\n`).join('');
 
   it('pg_terminate_backend of one worker mid-COPY aborts cleanly, target unchanged', async () => {
     const before = await freshTarget();
-    const file = write('big.csv', big);
+    // A CHECK that sleeps makes every COPY slow enough to be caught in the middle, every time.
+    await db.client.query(`CREATE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE sql AS 'SELECT pg_sleep(0.0005) IS NOT NULL'`);
+    await db.client.query('ALTER TABLE votes ADD CONSTRAINT votes_slow CHECK (slow_ok(score))');
+    const file = write('slow.csv', big.slice(0, big.indexOf('\n', 100_000) + 1));
     let terminated = 0;
     const killer = (async () => {
       for (let i = 0; i < 500 && terminated === 0; i++) {
@@ -99,8 +103,9 @@ describe('interruptions', () => {
         await new Promise((r) => setTimeout(r, 10));
       }
     })();
-    const failure = await load({ file, table: 'votes', db: db.url, columns: COLUMNS, workers: 2, chunkBytes: 256 * 1024 }).catch((e: unknown) => e);
+    const failure = await load({ file, table: 'votes', db: db.url, columns: COLUMNS, workers: 2, chunkBytes: 16 * 1024 }).catch((e: unknown) => e);
     await killer;
+    await db.client.query('ALTER TABLE votes DROP CONSTRAINT votes_slow');
     expect(terminated).toBe(1);
     expect(failure).toBeInstanceOf(PloaderError);
     await expectUnchanged(before);
