@@ -7,10 +7,10 @@ import { hideBin } from 'yargs/helpers';
 import { redact } from './connection.ts';
 import { PloaderError, formatPosition } from './errors.ts';
 import { load } from './load.ts';
-import { parseByteSize, type LoadOptions } from './options.ts';
+import { parseByteSize, parseMaxErrors, type LoadOptions } from './options.ts';
 import { formatPlan, formatReport } from './report.ts';
 
-export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, LOADED_WITH_REJECTS: 3 } as const;
 
 const list = (value: string | undefined) => (value === undefined ? undefined : value.split(',').map((s) => s.trim()));
 
@@ -34,6 +34,8 @@ async function main(): Promise<number> {
     .option('force-not-null', { type: 'string', describe: 'COPY FORCE_NOT_NULL columns, comma-separated (csv)' })
     .option('workers', { alias: 'j', type: 'number', describe: 'parallel COPY sessions (default: CPU cores)' })
     .option('chunk-size', { type: 'string', describe: 'bytes per chunk, e.g. 32MB (default: file size / (4 x workers), 1MB-64MB)' })
+    .option('max-errors', { type: 'string', describe: 'set aside up to N bad rows (or "all") instead of failing; default 0: all or nothing' })
+    .option('reject-file', { type: 'string', describe: 'where set-aside rows go (default <file>.rejects, reasons in <file>.rejects.log)' })
     .option('truncate', { type: 'boolean', describe: 'replace the rows of the target instead of appending' })
     .option('index-memory', { type: 'string', describe: 'maintenance_work_mem per index-build session (default 64MB)' })
     .option('dry-run', { type: 'boolean', describe: 'print the plan and load nothing' })
@@ -76,6 +78,8 @@ async function main(): Promise<number> {
     forceNotNull: list(argv['force-not-null']),
     workers: argv.workers,
     chunkBytes: argv['chunk-size'] === undefined ? undefined : parseByteSize('chunk-size', argv['chunk-size']),
+    maxErrors: argv['max-errors'] === undefined ? undefined : parseMaxErrors(argv['max-errors']),
+    rejectFile: argv['reject-file'],
     truncate: argv.truncate,
     dryRun: argv['dry-run'],
     indexMemory: argv['index-memory'],
@@ -88,7 +92,7 @@ async function main(): Promise<number> {
   const report = await load(options);
   if (argv.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(`${report.dryRun ? formatPlan(report) : formatReport(report)}\n`);
-  return EXIT.OK;
+  return report.rejected > 0 ? EXIT.LOADED_WITH_REJECTS : EXIT.OK;
 }
 
 main().then(

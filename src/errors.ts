@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'CONNECTION_FAILED' // unreachable server, wrong password
   | 'TARGET_INVALID' // unknown table/column, no privilege, unsupported target
   | 'BAD_ROW' // the server rejected a row of the input
+  | 'TOO_MANY_BAD_ROWS' // more bad rows than --max-errors allows
   | 'SERVER_ERROR' // any other server error during the load
   | 'WORKER_FAILED' // a worker thread crashed
   | 'CANCELLED'; // SIGINT/SIGTERM or an AbortSignal

@@ -19,6 +19,7 @@ import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from '
 import { buildChunks, chooseStrategy, chunkTargets, defaultChunkBytes, stagingTableName, type Chunk, type Strategy } from './plan.ts';
 import { checkCopyOptions, resolveColumns } from './preflight.ts';
 import { publishByInsert, publishBySwap } from './publish.ts';
+import { numberRejects, writeRejects, type RejectReport, type RejectedRecord } from './rejects.ts';
 import type { LoadReport, PhaseTimings } from './report.ts';
 import { scanFileRecordStarts } from './scan/file-boundaries.ts';
 import type { RecordSyntax } from './scan/record-syntax.ts';
@@ -49,7 +50,7 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
     const stage: QualifiedName = { schema: target.table.schema, name: stagingTableName(target.table.name, runId) };
     const copySql = copyFromStdin(stage, columns, { ...options, format: options.format });
     const steps = finalizeSteps(strategy, target, stage, runId, strategy.publish === 'swap' ? await readOutgoingForeignKeys(client, target.oid) : []);
-    const base = { file: options.file, table: qualified(target.table), bytes: file.size, chunks: chunks.length, workers: options.workers, strategy, warnings: [] as string[] };
+    const base = { file: options.file, table: qualified(target.table), rejected: 0, bytes: file.size, chunks: chunks.length, workers: options.workers, strategy, warnings: [] as string[] };
 
     if (options.dryRun) {
       return { ...base, dryRun: true, rows: 0, wallMs: performance.now() - started, phases, plan: { stage: qualified(stage), copySql, chunks, steps } };
@@ -69,7 +70,7 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
     try {
       phaseStart = performance.now();
       options.onProgress({ kind: 'phase', phase: 'load', detail: `${chunks.length} chunks, ${options.workers} workers` });
-      const rows = await copyChunks(options, chunks, copySql, runId, client);
+      const { rows, rejects } = await copyChunks(options, chunks, copySql, runId, client);
       phases.load = performance.now() - phaseStart;
       await checkInputUnchanged(options.file, file);
       throwIfAborted(options.signal);
@@ -88,7 +89,20 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
       phases.publish = performance.now() - phaseStart;
       const warnings = published.note ? [published.note] : [];
       if (published.rows !== rows) warnings.push(`workers copied ${rows} rows but ${published.rows} were published`);
-      return { ...base, dryRun: false, rows: published.rows, wallMs: performance.now() - started, phases, warnings };
+      if (rejects.length > 0) {
+        await writeRejects(options.file, options.rejectFile, rejects);
+        warnings.push(`${rejects.length} bad rows were set aside in ${options.rejectFile} (why: ${options.rejectFile}.log)`);
+      }
+      return {
+        ...base,
+        dryRun: false,
+        rows: published.rows,
+        rejected: rejects.length,
+        rejectFile: rejects.length > 0 ? options.rejectFile : undefined,
+        wallMs: performance.now() - started,
+        phases,
+        warnings,
+      };
     } catch (error) {
       await cancelSessions(client, runId);
       await client.query(dropStageSql(stage)).catch(() => {});
@@ -117,7 +131,12 @@ async function planChunks(options: ResolvedLoadOptions, size: number): Promise<C
   return buildChunks(dataStart, size, options.header ? starts.slice(1) : starts);
 }
 
-async function copyChunks(options: ResolvedLoadOptions, chunks: Chunk[], copySql: string, runId: string, client: pg.Client): Promise<number> {
+interface CopyOutcome {
+  rows: number;
+  rejects: RejectReport[];
+}
+
+async function copyChunks(options: ResolvedLoadOptions, chunks: Chunk[], copySql: string, runId: string, client: pg.Client): Promise<CopyOutcome> {
   const pool = new Piscina<CopyChunkTask, CopyChunkResult>({
     filename: new URL('../workers/copy-chunk.ts', import.meta.url).href,
     minThreads: Math.min(options.workers, chunks.length),
@@ -133,6 +152,9 @@ async function copyChunks(options: ResolvedLoadOptions, chunks: Chunk[], copySql
   let firstFailure: { chunk: Chunk; error: WireError } | undefined;
   let doneBytes = 0;
   let rows = 0;
+  const rejected: RejectedRecord[] = [];
+  const recordsPerChunk = new Map<number, number>();
+  const syntax = syntaxOf(options);
   const fail = async (chunk: Chunk, error: WireError) => {
     if (firstFailure) return;
     firstFailure = { chunk, error };
@@ -146,7 +168,18 @@ async function copyChunks(options: ResolvedLoadOptions, chunks: Chunk[], copySql
       let result: CopyChunkResult;
       try {
         result = await pool.run(
-          { db: options.db, role: sessionRole(runId, 'copy'), copySql, file: options.file, chunk: chunk.index, start: chunk.start, end: chunk.end },
+          {
+            db: options.db,
+            role: sessionRole(runId, 'copy'),
+            copySql,
+            file: options.file,
+            chunk: chunk.index,
+            start: chunk.start,
+            end: chunk.end,
+            line: chunk.line,
+            syntax,
+            maxRejects: options.maxErrors,
+          },
           { signal: abort.signal },
         );
       } catch (error) {
@@ -154,7 +187,10 @@ async function copyChunks(options: ResolvedLoadOptions, chunks: Chunk[], copySql
         if (!abort.signal.aborted) await fail(chunk, { code: 'WORKER_FAILED', message: `worker thread failed: ${(error as Error).message}` });
         return;
       }
+      rejected.push(...result.rejects);
       if (!result.ok) return fail(chunk, result.error);
+      if (rejected.length > options.maxErrors) return fail(chunk, { code: 'TOO_MANY_BAD_ROWS', message: `more than ${options.maxErrors} bad rows` });
+      recordsPerChunk.set(chunk.index, result.rows + result.rejects.length);
       rows += result.rows;
       doneBytes += result.bytes;
       options.onProgress({ kind: 'chunk', chunk: chunk.index, rows: result.rows, bytes: result.bytes, doneBytes, totalBytes });
@@ -164,13 +200,24 @@ async function copyChunks(options: ResolvedLoadOptions, chunks: Chunk[], copySql
     options.signal?.removeEventListener('abort', onAbort);
     await pool.destroy();
   }
+  if (firstFailure?.error.code === 'TOO_MANY_BAD_ROWS') throw tooManyBadRows(options, rejected);
   if (firstFailure) {
     const error = fromWire(firstFailure.error);
     if (error.server?.sqlstate === SQLSTATE.QUERY_CANCELED && options.signal?.aborted) throw cancelled();
-    throw await locateChunkError(error, firstFailure.chunk, { file: options.file, syntax: syntaxOf(options), chunks });
+    throw await locateChunkError(error, firstFailure.chunk, { file: options.file, syntax, chunks });
   }
   throwIfAborted(options.signal);
-  return rows;
+  return { rows, rejects: numberRejects(rejected, recordsPerChunk) };
+}
+
+function tooManyBadRows(options: ResolvedLoadOptions, rejected: RejectedRecord[]): PloaderError {
+  const first = [...rejected].sort((a, b) => a.start - b.start).slice(0, 3);
+  const examples = first.map((r) => `${options.file}:${r.line}: ${r.message}${r.sqlstate ? ` (SQLSTATE ${r.sqlstate})` : ''}`).join('; ');
+  return new PloaderError(
+    'TOO_MANY_BAD_ROWS',
+    `more than ${options.maxErrors} bad rows (--max-errors ${options.maxErrors}), so nothing was loaded; the first: ${examples} — fix them or raise --max-errors`,
+    { position: first[0] ? { file: options.file, line: first[0].line } : undefined },
+  );
 }
 
 async function finalize(options: ResolvedLoadOptions, steps: FinalizeSteps, runId: string): Promise<{ durable: number; indexes: number }> {

@@ -33,6 +33,13 @@ export interface LoadOptions {
   workers?: number;
   /** Target size of one chunk of the input in bytes. Default: sized for load balance, see `defaultChunkBytes`. */
   chunkBytes?: number;
+  /**
+   * Bad rows to set aside before the load fails (`Infinity` for all). Default 0: all or nothing.
+   * Set-aside rows go to `rejectFile` as their original bytes, with a `.log` of why.
+   */
+  maxErrors?: number;
+  /** Where set-aside rows go. Default: `<file>.rejects` beside the input. */
+  rejectFile?: string;
   /** Replace the target's rows instead of appending to them (atomically). */
   truncate?: boolean;
   /** Print the plan, load nothing. */
@@ -65,6 +72,8 @@ export interface ResolvedLoadOptions {
   forceNotNull: string[];
   workers: number;
   chunkBytes: number | undefined;
+  maxErrors: number;
+  rejectFile: string;
   truncate: boolean;
   dryRun: boolean;
   indexMemory: string;
@@ -81,7 +90,7 @@ export const MAX_WORKERS = 256;
 
 const KNOWN_OPTIONS = new Set([
   'file', 'table', 'db', 'columns', 'format', 'header', 'delimiter', 'quote', 'escape', 'null', 'encoding',
-  'forceNull', 'forceNotNull', 'workers', 'chunkBytes', 'truncate', 'dryRun', 'indexMemory', 'onProgress', 'signal',
+  'forceNull', 'forceNotNull', 'workers', 'chunkBytes', 'maxErrors', 'rejectFile', 'truncate', 'dryRun', 'indexMemory', 'onProgress', 'signal',
 ]);
 
 function invalid(message: string): PloaderError {
@@ -148,6 +157,13 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   if (options.chunkBytes !== undefined && (!Number.isSafeInteger(options.chunkBytes) || options.chunkBytes < 1)) {
     throw invalid(`options.chunkBytes must be a positive integer, got ${received(options.chunkBytes)}`);
   }
+  const maxErrors = options.maxErrors ?? 0;
+  if (maxErrors !== Infinity && (!Number.isSafeInteger(maxErrors) || maxErrors < 0)) {
+    throw invalid(`options.maxErrors must be a non-negative integer or Infinity ("all"), got ${received(options.maxErrors)}`);
+  }
+  if (options.rejectFile !== undefined && maxErrors === 0) {
+    throw invalid('options.rejectFile needs options.maxErrors: without it the first bad row fails the load and nothing is rejected');
+  }
   const indexMemory = options.indexMemory ?? DEFAULT_INDEX_MEMORY;
   if (!/^\d+\s*(kB|MB|GB)$/.test(indexMemory)) {
     throw invalid(`options.indexMemory must be a size such as "64MB", got ${received(indexMemory)}`);
@@ -169,6 +185,8 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     forceNotNull: options.forceNotNull ?? [],
     workers,
     chunkBytes: options.chunkBytes,
+    maxErrors,
+    rejectFile: options.rejectFile ?? `${options.file}.rejects`,
     truncate: options.truncate ?? false,
     dryRun: options.dryRun ?? false,
     indexMemory,
@@ -194,4 +212,11 @@ export function parseByteSize(name: string, text: string): number {
     throw invalid(`--${name} must be a size such as 32MB, 512kB or a number of bytes, got ${received(text)}`);
   }
   return Number(match[1]) * SIZE_UNITS[unit];
+}
+
+/** `--max-errors 10` → 10, `--max-errors all` → Infinity. */
+export function parseMaxErrors(text: string): number {
+  if (text.trim().toLowerCase() === 'all') return Infinity;
+  if (!/^\s*\d+\s*$/.test(text)) throw invalid(`--max-errors must be a number of rows or "all", got ${received(text)}`);
+  return Number(text);
 }

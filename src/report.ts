@@ -22,6 +22,9 @@ export interface LoadReport {
   table: string;
   dryRun: boolean;
   rows: number;
+  /** Bad rows set aside (--max-errors); they are in `rejectFile`, and why in `rejectFile`.log. */
+  rejected: number;
+  rejectFile?: string;
   bytes: number;
   chunks: number;
   workers: number;
@@ -39,6 +42,7 @@ export function formatReport(report: LoadReport): string {
     ['table', report.table],
     ['file', report.file],
     ['rows', report.rows.toLocaleString('en-US')],
+    ...(report.rejected > 0 ? [['rejected', `${report.rejected.toLocaleString('en-US')} → ${report.rejectFile}`] as [string, string]] : []),
     ['bytes', `${report.bytes.toLocaleString('en-US')} (${(report.bytes / 1e6).toFixed(1)} MB)`],
     ['wall time', `${seconds.toFixed(2)} s`],
     ['throughput', `${Math.round(report.rows / Math.max(seconds, 1e-9)).toLocaleString('en-US')} rows/s, ${(report.bytes / 1e6 / Math.max(seconds, 1e-9)).toFixed(1)} MB/s`],

@@ -1,13 +1,18 @@
 /**
  * One piscina task: stream the byte range [start, end) of the input file into
  * `COPY stage (cols) FROM STDIN` over a connection of its own, and report what the server counted.
+ * With --max-errors, bad rows are set aside instead (see src/rejects.ts).
  * Results and failures go back as plain data: classes do not survive the thread boundary.
  */
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { connect } from '../src/connection.ts';
-import { toWire, type WireError } from '../src/errors.ts';
+import { PloaderError, serverFields, toWire, type WireError } from '../src/errors.ts';
+import { readRange, simulateServerLines } from '../src/line-mapping.ts';
+import { findBadRecord, type RejectedRecord } from '../src/rejects.ts';
+import type { RecordSyntax } from '../src/scan/record-syntax.ts';
 
 export interface CopyChunkTask {
   db: string | undefined;
@@ -18,31 +23,79 @@ export interface CopyChunkTask {
   chunk: number;
   start: number;
   end: number;
+  /** 1-based physical line of `start`. */
+  line: number;
+  syntax: RecordSyntax;
+  /** Bad rows this chunk may set aside before giving up; 0 = fail on the first (the default, all or nothing). */
+  maxRejects: number;
 }
 
 export type CopyChunkResult =
-  | { ok: true; chunk: number; rows: number; bytes: number; ms: number }
-  | { ok: false; chunk: number; error: WireError };
+  | { ok: true; chunk: number; rows: number; bytes: number; ms: number; rejects: RejectedRecord[] }
+  | { ok: false; chunk: number; error: WireError; rejects: RejectedRecord[] };
 
 /** Read-ahead per chunk stream: large enough to keep the socket busy, small enough that N workers stay far below the RSS budget. */
 const READ_BLOCK_BYTES = 1 << 20;
 
 export default async function copyChunk(task: CopyChunkTask): Promise<CopyChunkResult> {
   const started = performance.now();
-  let client;
+  const rejects: RejectedRecord[] = [];
+  let client: pg.Client | undefined;
   try {
     client = await connect(task.db, task.role);
-    const copy = client.query(copyFrom(task.copySql));
-    if (task.end > task.start) {
-      // createReadStream's `end` is inclusive.
-      await pipeline(createReadStream(task.file, { start: task.start, end: task.end - 1, highWaterMark: READ_BLOCK_BYTES }), copy);
-    } else {
-      await pipeline(async function* () {}, copy);
-    }
-    return { ok: true, chunk: task.chunk, rows: copy.rowCount ?? 0, bytes: task.end - task.start, ms: performance.now() - started };
+    const rows = task.maxRejects > 0 ? await copySettingAsideBadRows(client, task, rejects) : await copyRange(client, task, task.start, task.end);
+    return { ok: true, chunk: task.chunk, rows, bytes: task.end - task.start, ms: performance.now() - started, rejects };
   } catch (error) {
-    return { ok: false, chunk: task.chunk, error: toWire(error) };
+    return { ok: false, chunk: task.chunk, error: toWire(error), rejects };
   } finally {
     await client?.end().catch(() => {});
   }
+}
+
+async function copyRange(client: pg.Client, task: CopyChunkTask, start: number, end: number): Promise<number> {
+  const copy = client.query(copyFrom(task.copySql));
+  // createReadStream's `end` is inclusive; an empty range still runs the COPY, so it is checked the same way.
+  const source = end > start ? createReadStream(task.file, { start, end: end - 1, highWaterMark: READ_BLOCK_BYTES }) : async function* () {};
+  await pipeline(source, copy);
+  return copy.rowCount ?? 0;
+}
+
+async function copySettingAsideBadRows(client: pg.Client, task: CopyChunkTask, rejects: RejectedRecord[]): Promise<number> {
+  await client.query('BEGIN');
+  let rows = 0;
+  let segment = task.start;
+  let segmentLine = task.line;
+  let recordsBefore = 0;
+  while (segment < task.end) {
+    await client.query('SAVEPOINT segment');
+    try {
+      rows += await copyRange(client, task, segment, task.end);
+      break;
+    } catch (error) {
+      const server = serverFields(error);
+      if (!server) throw error;
+      await client.query('ROLLBACK TO SAVEPOINT segment');
+      const data = await readRange(task.file, segment, task.end);
+      const bad = findBadRecord(server, simulateServerLines(data, task.syntax), data.length);
+      if (!bad) throw error;
+      // The records before the bad one were accepted a moment ago; send them again, then skip the bad one.
+      if (bad.start > 0) rows += await copyRange(client, task, segment, segment + bad.start);
+      rejects.push({
+        start: segment + bad.start,
+        end: segment + bad.end,
+        line: segmentLine + bad.line - 1,
+        chunk: task.chunk,
+        recordInChunk: recordsBefore + bad.index,
+        column: bad.column,
+        sqlstate: server.sqlstate,
+        message: (error as Error).message,
+      });
+      if (rejects.length > task.maxRejects) throw new PloaderError('TOO_MANY_BAD_ROWS', `more than ${task.maxRejects} bad rows`);
+      recordsBefore += bad.index + 1;
+      segmentLine += bad.lineAfter - 1;
+      segment += bad.end;
+    }
+  }
+  await client.query('COMMIT');
+  return rows;
 }

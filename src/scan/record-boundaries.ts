@@ -32,6 +32,8 @@ const MIN_WORD_SCAN_BYTES = 64;
 const MAX_STEPS_PER_SUM = 127;
 /** Below this many bytes, one memchr to prove a span quote-free costs more than it saves. */
 const MIN_QUOTE_PROBE_BYTES = 4096;
+/** How far past a closing quote to look byte by byte before asking memchr for the next opening one. */
+const QUOTE_LOOKAHEAD_BYTES = 64;
 const LOW_SEVEN_BITS = 0x7f7f7f7f;
 const LANE_LOW_BITS = 0x01010101;
 const LF_IN_EVERY_LANE = LF * LANE_LOW_BITS;
@@ -165,8 +167,8 @@ class QuoteParityCsv implements FormatState {
   }
 }
 
-/** CSV with ESCAPE != QUOTE: the server's two flags. Outside quotes only QUOTE and LF matter, so a
- * skip jumps from quote to quote; inside quotes ESCAPE matters too, and that part goes byte by byte. */
+/** CSV with ESCAPE != QUOTE: the server's two flags, byte by byte, except that a long unquoted stretch
+ * is handed to memchr (next quote) and the word-at-a-time LF count. */
 class EscapingCsv implements FormatState {
   lineFeeds = 0;
   private inQuotes = false;
@@ -179,63 +181,66 @@ class EscapingCsv implements FormatState {
   ) {}
 
   skip(data: Buffer, from: number, to: number): void {
-    for (let i = from; i < to; ) {
-      if (this.inQuotes) {
-        i = this.consumeQuoted(data, i, to);
-        continue;
-      }
-      const quote = data.indexOf(this.quote, i);
-      if (quote < 0 || quote >= to) {
-        this.lineFeeds += countLineFeeds(data, i, to);
-        return;
-      }
-      this.lineFeeds += countLineFeeds(data, i, quote);
-      this.inQuotes = true;
-      i = quote + 1;
-    }
+    this.consume(data, from, to, false);
   }
 
   consumeRecordEnd(data: Buffer, from: number): number {
-    for (let i = from; i < data.length; ) {
-      if (this.inQuotes) {
-        i = this.consumeQuoted(data, i, data.length);
-        continue;
-      }
-      const byte = data[i];
-      if (byte === LF) {
-        this.lineFeeds++;
-        return i;
-      }
-      if (byte === this.quote) this.inQuotes = true;
-      i++;
-    }
-    return -1;
+    return this.consume(data, from, data.length, true);
   }
 
-  /** Consumes up to and including the closing quote, or to `to`; returns where it stopped. */
-  private consumeQuoted(data: Buffer, from: number, to: number): number {
+  private consume(data: Buffer, from: number, to: number, stopAtRecordEnd: boolean): number {
     const { quote, escape } = this;
-    let afterEscape = this.afterEscape;
-    let lineFeeds = 0;
+    let { inQuotes, afterEscape, lineFeeds } = this;
+    let recordEnd = -1;
     let i = from;
-    // Same rules as CopyReadLineText: ESCAPE toggles the flag, a QUOTE with the flag clear closes the
-    // quotes, and any byte other than ESCAPE clears it.
-    for (; i < to; i++) {
-      const byte = data[i];
-      if (byte === escape) {
-        afterEscape = !afterEscape;
-      } else if (byte === quote && !afterEscape) {
-        this.inQuotes = false;
-        i++;
+    scan: while (i < to) {
+      if (inQuotes) {
+        // CopyReadLineText's rules, with ESCAPE != QUOTE: ESCAPE toggles the flag, QUOTE with the flag
+        // clear closes the quotes, and any byte but ESCAPE clears the flag.
+        for (; i < to; i++) {
+          const byte = data[i];
+          if (byte === escape) {
+            afterEscape = !afterEscape;
+          } else if (byte === quote && !afterEscape) {
+            inQuotes = false;
+            i++;
+            continue scan;
+          } else {
+            afterEscape = false;
+            if (byte === LF) lineFeeds++;
+          }
+        }
         break;
-      } else {
-        afterEscape = false;
-        if (byte === LF) lineFeeds++;
+      }
+      // Outside quotes ESCAPE is an ordinary byte. Look a little way by hand first: where quoted
+      // fields are dense, a memchr call per field would cost more than it saves.
+      for (const lookEnd = Math.min(to, i + QUOTE_LOOKAHEAD_BYTES); i < lookEnd; i++) {
+        const byte = data[i];
+        if (byte === quote) {
+          inQuotes = true;
+          i++;
+          continue scan;
+        }
+        if (byte === LF) {
+          lineFeeds++;
+          if (stopAtRecordEnd) {
+            recordEnd = i;
+            break scan;
+          }
+        }
+      }
+      if (!stopAtRecordEnd && i < to) {
+        // Bounded to `to`: an unbounded search would rescan the rest of the block for every target.
+        const nextQuote = data.subarray(i, to).indexOf(quote);
+        const end = nextQuote < 0 ? to : i + nextQuote;
+        lineFeeds += countLineFeeds(data, i, end);
+        i = end;
       }
     }
+    this.inQuotes = inQuotes;
     this.afterEscape = afterEscape;
-    this.lineFeeds += lineFeeds;
-    return i;
+    this.lineFeeds = lineFeeds;
+    return recordEnd;
   }
 }
 
@@ -276,7 +281,9 @@ class TextFormat implements FormatState {
 
 function stateFor(syntax: RecordSyntax): FormatState {
   if (syntax.format === 'text') return new TextFormat();
-  if (syntax.format !== 'csv') throw new RangeError(`Expected syntax.format to be 'csv' or 'text', got ${JSON.stringify(syntax.format)}`);
+  if (syntax.format !== 'csv') {
+    throw new RangeError(`Expected syntax.format to be 'csv' or 'text', got ${JSON.stringify(syntax.format)}`);
+  }
   for (const key of ['quote', 'escape'] as const) {
     const byte = syntax[key];
     if (!Number.isInteger(byte) || byte < 0 || byte > 0xff || byte === LF) {
