@@ -7,7 +7,8 @@ import { hideBin } from 'yargs/helpers';
 import { redact } from './connection.ts';
 import { PloaderError, formatPosition } from './errors.ts';
 import { load } from './load.ts';
-import { parseByteSize, parseMaxErrors, type LoadOptions } from './options.ts';
+import { cleanup } from './cleanup.ts';
+import { defaultTableName, parseByteSize, parseMaxErrors, type LoadOptions } from './options.ts';
 import { formatPlan, formatReport } from './report.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, LOADED_WITH_REJECTS: 3 } as const;
@@ -18,8 +19,8 @@ async function main(): Promise<number> {
   const argv = await yargs(hideBin(process.argv))
     .scriptName('ploader')
     .usage('$0 [options] <file>\n\nLoad a CSV or text file into a PostgreSQL table in parallel, all or nothing.')
-    .command('$0 <file>', false)
-    .positional('file', { type: 'string', describe: 'input file', demandOption: true })
+    .command('$0 [file]', false)
+    .positional('file', { type: 'string', describe: 'input file' })
     .option('db', { alias: 'd', type: 'string', describe: 'connection URL (default: PG* environment variables)' })
     .option('table', { alias: 't', type: 'string', describe: 'target table, schema-qualified allowed (default: the file name)' })
     .option('columns', { type: 'string', describe: 'comma-separated columns in the file (others get defaults)' })
@@ -38,6 +39,8 @@ async function main(): Promise<number> {
     .option('reject-file', { type: 'string', describe: 'where set-aside rows go (default <file>.rejects, reasons in <file>.rejects.log)' })
     .option('truncate', { type: 'boolean', describe: 'replace the rows of the target instead of appending' })
     .option('index-memory', { type: 'string', describe: 'maintenance_work_mem per index-build session (default 64MB)' })
+    .option('resume', { type: 'boolean', describe: 'continue an interrupted load of this file from its committed chunks' })
+    .option('cleanup', { type: 'boolean', describe: 'remove what interrupted loads of --table left behind, then exit' })
     .option('dry-run', { type: 'boolean', describe: 'print the plan and load nothing' })
     .option('json', { type: 'boolean', describe: 'print the report as JSON' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'print nothing but errors and the report' })
@@ -52,6 +55,16 @@ async function main(): Promise<number> {
     .help()
     .parse();
   if (argv.help || argv.version) return EXIT.OK;
+  if (argv.cleanup) {
+    if (!argv.table && !argv.file) throw new PloaderError('INVALID_OPTION', '--cleanup needs --table (or the file whose name is the table)');
+    const result = await cleanup({ table: argv.table ?? defaultTableName(argv.file as string), db: argv.db });
+    process.stdout.write(
+      `${result.dropped.length === 0 ? `nothing to clean up for ${result.table}` : `dropped ${result.dropped.join(', ')}`}\n` +
+        result.active.map((stage) => `left ${stage} alone: a ploader is still loading into it\n`).join(''),
+    );
+    return EXIT.OK;
+  }
+  if (!argv.file) throw new PloaderError('INVALID_OPTION', 'name the file to load: ploader [options] <file> (see --help)');
 
   const abort = new AbortController();
   const onSignal = (signal: string) => {
@@ -82,6 +95,7 @@ async function main(): Promise<number> {
     rejectFile: argv['reject-file'],
     truncate: argv.truncate,
     dryRun: argv['dry-run'],
+    resume: argv.resume,
     indexMemory: argv['index-memory'],
     signal: abort.signal,
     onProgress: argv.quiet || argv.json ? undefined : (event) => {
@@ -90,6 +104,7 @@ async function main(): Promise<number> {
   };
   for (const key of Object.keys(options) as Array<keyof LoadOptions>) if (options[key] === undefined) delete options[key];
   const report = await load(options);
+  for (const warning of report.warnings) process.stderr.write(`warning: ${warning}\n`);
   if (argv.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(`${report.dryRun ? formatPlan(report) : formatReport(report)}\n`);
   return report.rejected > 0 ? EXIT.LOADED_WITH_REJECTS : EXIT.OK;

@@ -98,3 +98,7 @@ export function serverFields(error: unknown): ServerErrorFields | undefined {
     column: typeof e.column === 'string' ? e.column : undefined,
   };
 }
+
+export function cancelledError(): PloaderError {
+  return new PloaderError('CANCELLED', 'the load was cancelled: nothing was loaded and the target is unchanged');
+}

@@ -4,3 +4,5 @@ export type { LoadReport, PhaseTimings } from './report.ts';
 export { formatReport, formatPlan } from './report.ts';
 export { PloaderError } from './errors.ts';
 export type { ErrorCode, InputPosition } from './errors.ts';
+export { cleanup } from './cleanup.ts';
+export type { CleanupOptions, CleanupReport } from './cleanup.ts';

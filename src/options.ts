@@ -44,6 +44,8 @@ export interface LoadOptions {
   truncate?: boolean;
   /** Print the plan, load nothing. */
   dryRun?: boolean;
+  /** Continue an interrupted load of this file into this table from its committed chunks (or start afresh if none). */
+  resume?: boolean;
   /** maintenance_work_mem for each index-build session. */
   indexMemory?: string;
   /** Called with progress events; see progress.ts. */
@@ -76,6 +78,7 @@ export interface ResolvedLoadOptions {
   rejectFile: string;
   truncate: boolean;
   dryRun: boolean;
+  resume: boolean;
   indexMemory: string;
   onProgress: (event: ProgressEvent) => void;
   signal: AbortSignal | undefined;
@@ -90,7 +93,7 @@ export const MAX_WORKERS = 256;
 
 const KNOWN_OPTIONS = new Set([
   'file', 'table', 'db', 'columns', 'format', 'header', 'delimiter', 'quote', 'escape', 'null', 'encoding',
-  'forceNull', 'forceNotNull', 'workers', 'chunkBytes', 'maxErrors', 'rejectFile', 'truncate', 'dryRun', 'indexMemory', 'onProgress', 'signal',
+  'forceNull', 'forceNotNull', 'workers', 'chunkBytes', 'maxErrors', 'rejectFile', 'truncate', 'dryRun', 'resume', 'indexMemory', 'onProgress', 'signal',
 ]);
 
 function invalid(message: string): PloaderError {
@@ -189,6 +192,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     rejectFile: options.rejectFile ?? `${options.file}.rejects`,
     truncate: options.truncate ?? false,
     dryRun: options.dryRun ?? false,
+    resume: options.resume ?? false,
     indexMemory,
     onProgress: options.onProgress ?? (() => {}),
     signal: options.signal,

@@ -25,6 +25,7 @@ export async function publishByInsert(
   client: pg.Client,
   target: TargetFacts,
   stage: QualifiedName,
+  ledger: QualifiedName,
   truncate: boolean,
 ): Promise<PublishResult> {
   return inTransaction(client, async () => {
@@ -32,6 +33,7 @@ export async function publishByInsert(
     if (truncate) await client.query(`TRUNCATE ${qualified(target.table)}`);
     const rows = await insertFromStage(client, target, stage);
     await client.query(dropStageSql(stage));
+    await client.query(dropStageSql(ledger));
     return { method: 'insert' as const, rows };
   });
 }
@@ -51,6 +53,7 @@ export async function publishBySwap(
   client: pg.Client,
   target: TargetFacts,
   stage: QualifiedName,
+  ledger: QualifiedName,
   runId: string,
   truncate: boolean,
 ): Promise<PublishResult> {
@@ -64,12 +67,14 @@ export async function publishBySwap(
         if (rows[0].has_rows) {
           const inserted = await insertFromStage(client, target, stage);
           await client.query(dropStageSql(stage));
+          await client.query(dropStageSql(ledger));
           return { method: 'insert' as const, rows: inserted, note: 'the target gained rows during the load: appended instead of swapped' };
         }
       }
       const carried = await captureDependents(client, target);
       const { rows: [{ count }] } = await client.query(`SELECT count(*)::bigint AS count FROM ${qualified(stage)}`);
       await swap(client, target, stage, runId, carried);
+      await client.query(dropStageSql(ledger));
       return { method: 'swap' as const, rows: Number(count) };
     });
   } catch (error) {

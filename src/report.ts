@@ -53,7 +53,6 @@ export function formatReport(report: LoadReport): string {
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   const lines = [`COPY ${report.rows}`, ...rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`)];
-  for (const warning of report.warnings) lines.push(`warning: ${warning}`);
   return lines.join('\n');
 }
 

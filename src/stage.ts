@@ -2,7 +2,6 @@
  * The staging table's lifecycle: created in the target's schema, shaped like the target, UNLOGGED,
  * and recognisable as a ploader leftover by its name and comment.
  */
-import type pg from 'pg';
 import type { IndexFacts, TargetFacts } from './catalog.ts';
 import { qualified, quoteIdent, quoteLiteral, type QualifiedName } from './sql.ts';
 
@@ -31,17 +30,6 @@ export function createStageSql(target: TargetFacts, stage: QualifiedName, runId:
   return statements;
 }
 
-export async function createStage(client: pg.Client, target: TargetFacts, stage: QualifiedName, runId: string): Promise<void> {
-  await client.query('BEGIN');
-  try {
-    for (const statement of createStageSql(target, stage, runId)) await client.query(statement);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  }
-}
-
 export function dropStageSql(stage: QualifiedName): string {
   return `DROP TABLE IF EXISTS ${qualified(stage)}`;
 }
@@ -51,7 +39,10 @@ export function stageIndexName(runId: string, position: number): string {
   return `ploader_${runId}_idx${position}`;
 }
 
-/** The target's index rebuilt on the stage under a temporary name (see IndexFacts.usingClause). */
+/**
+ * The target's index rebuilt on the stage under a temporary name (see IndexFacts.usingClause).
+ * IF NOT EXISTS: a resumed run may find some of its indexes already built.
+ */
 export function stageIndexSql(index: IndexFacts, stage: QualifiedName, tempName: string): string {
-  return `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${quoteIdent(tempName)} ON ${qualified(stage)} ${index.usingClause}`;
+  return `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${quoteIdent(tempName)} ON ${qualified(stage)} ${index.usingClause}`;
 }

@@ -28,6 +28,8 @@ export interface CopyChunkTask {
   syntax: RecordSyntax;
   /** Bad rows this chunk may set aside before giving up; 0 = fail on the first (the default, all or nothing). */
   maxRejects: number;
+  /** Records the chunk as done in the run ledger ($1 chunk, $2 rows, $3 rejects), in the chunk's transaction. */
+  markDoneSql: string;
 }
 
 export type CopyChunkResult =
@@ -43,7 +45,11 @@ export default async function copyChunk(task: CopyChunkTask): Promise<CopyChunkR
   let client: pg.Client | undefined;
   try {
     client = await connect(task.db, task.role);
+    // The chunk's rows and its ledger row commit together: --resume never loads a chunk twice.
+    await client.query('BEGIN');
     const rows = task.maxRejects > 0 ? await copySettingAsideBadRows(client, task, rejects) : await copyRange(client, task, task.start, task.end);
+    await client.query(task.markDoneSql, [task.chunk, rows, JSON.stringify(rejects)]);
+    await client.query('COMMIT');
     return { ok: true, chunk: task.chunk, rows, bytes: task.end - task.start, ms: performance.now() - started, rejects };
   } catch (error) {
     return { ok: false, chunk: task.chunk, error: toWire(error), rejects };
@@ -60,8 +66,8 @@ async function copyRange(client: pg.Client, task: CopyChunkTask, start: number, 
   return copy.rowCount ?? 0;
 }
 
+/** Runs inside the chunk's transaction; a savepoint per segment undoes a failed COPY's rows. */
 async function copySettingAsideBadRows(client: pg.Client, task: CopyChunkTask, rejects: RejectedRecord[]): Promise<number> {
-  await client.query('BEGIN');
   let rows = 0;
   let segment = task.start;
   let segmentLine = task.line;
@@ -96,6 +102,5 @@ async function copySettingAsideBadRows(client: pg.Client, task: CopyChunkTask, r
       segment += bad.end;
     }
   }
-  await client.query('COMMIT');
   return rows;
 }
