@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'TARGET_INVALID' // unknown table/column, no privilege, unsupported target
   | 'BAD_ROW' // the server rejected a row of the input
   | 'TOO_MANY_BAD_ROWS' // more bad rows than --max-errors allows
+  | 'DUPLICATE_KEY' // the input repeats a unique key (or one already in the target)
   | 'SERVER_ERROR' // any other server error during the load
   | 'WORKER_FAILED' // a worker thread crashed
   | 'CANCELLED'; // SIGINT/SIGTERM or an AbortSignal
@@ -89,7 +90,8 @@ export function fromWire(wire: WireError): PloaderError {
 export function serverFields(error: unknown): ServerErrorFields | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const e = error as Record<string, unknown>;
-  if (typeof e.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code)) return undefined;
+  // A server error has a five-character SQLSTATE and a severity; Node's own errors (EPIPE, EPERM) have neither.
+  if (typeof e.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code) || typeof e.severity !== 'string') return undefined;
   return {
     sqlstate: e.code,
     detail: typeof e.detail === 'string' ? e.detail : undefined,

@@ -26,6 +26,8 @@ export interface RecordLocation {
   line: number;
   /** What the server's COPY line counter reads once this record has been read. */
   serverLine: number;
+  /** 1-based physical line of the first byte after the record, relative to the chunk. */
+  nextLine: number;
 }
 
 /** Every record of one COPY stream, with the server's count for it. */
@@ -40,7 +42,7 @@ export function simulateServerLines(data: Buffer, syntax: RecordSyntax): RecordL
   let physicalLine = 1;
   let i = 0;
   while (i < data.length) {
-    const record: RecordLocation = { offset: i, line: physicalLine, serverLine: ++serverLine };
+    const record: RecordLocation = { offset: i, line: physicalLine, serverLine: ++serverLine, nextLine: physicalLine };
     let inQuote = false;
     let lastWasEscape = false;
     for (; i < data.length; i++) {
@@ -60,11 +62,12 @@ export function simulateServerLines(data: Buffer, syntax: RecordSyntax): RecordL
       }
       if (c === CR) {
         if (eol === 'unknown') eol = data[i + 1] === LF ? 'crnl' : 'cr';
-        if (data[i + 1] !== LF) {
+        // Once the stream's line end is known to be LF, the server refuses a bare CR as data
+        // (22P04) inside the record, which then runs on to the LF; with CR LF line ends the LF ends it.
+        if (eol === 'cr') {
           i++;
           break;
         }
-        // CR LF: the LF ends the record
       } else if (c === LF) {
         if (eol === 'unknown') eol = 'nl';
         i++;
@@ -72,6 +75,7 @@ export function simulateServerLines(data: Buffer, syntax: RecordSyntax): RecordL
       }
     }
     record.serverLine = serverLine;
+    record.nextLine = physicalLine;
     records.push(record);
   }
   return records;
@@ -79,8 +83,8 @@ export function simulateServerLines(data: Buffer, syntax: RecordSyntax): RecordL
 
 /** `COPY t, line 12, column score: "x"` → { line: 12, column: 'score' }. The only place CONTEXT text is read. */
 export function parseCopyContext(where: string | undefined): { line: number; column?: string } | undefined {
-  const match = where && /\bCOPY [^\n]*?, line (\d+)(?:, column ([^:\n]+))?/.exec(where);
-  return match ? { line: Number(match[1]), column: match[2] } : undefined;
+  const match = where && /\bCOPY [^\n]*?, line (\d+)(?:, column (.*?)(?:: (?:"|null input)|$))?/m.exec(where);
+  return match ? { line: Number(match[1]), column: match[2] || undefined } : undefined;
 }
 
 export async function readRange(file: string, start: number, end: number): Promise<Buffer> {
@@ -131,4 +135,28 @@ export async function locateChunkError(error: PloaderError, chunk: Chunk, contex
   const where = `record ${position.record}${position.column ? `, column ${position.column}` : ''}`;
   const code = isRowError(server.sqlstate) ? 'BAD_ROW' : error.code;
   return new PloaderError(code, `${where}: ${reason} — fix the row and load again (nothing was loaded)`, { position, server, cause: error });
+}
+
+/** Input positions of records given by chunk and index within the chunk (read chunk by chunk). */
+export async function locateRecords(
+  file: string,
+  syntax: RecordSyntax,
+  chunks: readonly Chunk[],
+  wanted: ReadonlyArray<{ chunk: number; recordInChunk: number }>,
+): Promise<Array<{ start: number; end: number; line: number }>> {
+  const byChunk = new Map<number, RecordLocation[]>();
+  const located = [];
+  for (const { chunk: index, recordInChunk } of wanted) {
+    const chunk = chunks.find((c) => c.index === index);
+    if (!chunk) throw new Error(`no chunk ${index} in the plan`);
+    let records = byChunk.get(index);
+    if (!records) {
+      records = simulateServerLines(await readRange(file, chunk.start, chunk.end), syntax);
+      byChunk.set(index, records);
+    }
+    const record = records[recordInChunk];
+    const next = records[recordInChunk + 1];
+    located.push({ start: chunk.start + record.offset, end: next ? chunk.start + next.offset : chunk.end, line: chunk.line + record.line - 1 });
+  }
+  return located;
 }

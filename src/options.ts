@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { ON_CONFLICT_MODES, type OnConflict } from './conflicts.ts';
 import { PloaderError } from './errors.ts';
 
 export type CopyFormat = 'csv' | 'text';
@@ -40,6 +41,8 @@ export interface LoadOptions {
   maxErrors?: number;
   /** Where set-aside rows go. Default: `<file>.rejects` beside the input. */
   rejectFile?: string;
+  /** What to do with rows whose unique key repeats (in the file, or against the target's rows). Default `error`. */
+  onConflict?: OnConflict;
   /** Replace the target's rows instead of appending to them (atomically). */
   truncate?: boolean;
   /** Print the plan, load nothing. */
@@ -76,6 +79,7 @@ export interface ResolvedLoadOptions {
   chunkBytes: number | undefined;
   maxErrors: number;
   rejectFile: string;
+  onConflict: OnConflict;
   truncate: boolean;
   dryRun: boolean;
   resume: boolean;
@@ -93,7 +97,7 @@ export const MAX_WORKERS = 256;
 
 const KNOWN_OPTIONS = new Set([
   'file', 'table', 'db', 'columns', 'format', 'header', 'delimiter', 'quote', 'escape', 'null', 'encoding',
-  'forceNull', 'forceNotNull', 'workers', 'chunkBytes', 'maxErrors', 'rejectFile', 'truncate', 'dryRun', 'resume', 'indexMemory', 'onProgress', 'signal',
+  'forceNull', 'forceNotNull', 'workers', 'chunkBytes', 'maxErrors', 'rejectFile', 'onConflict', 'truncate', 'dryRun', 'resume', 'indexMemory', 'onProgress', 'signal',
 ]);
 
 function invalid(message: string): PloaderError {
@@ -153,7 +157,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     }
   }
 
-  const workers = options.workers ?? availableParallelism();
+  const workers = options.workers ?? Math.min(availableParallelism(), MAX_WORKERS);
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
     throw invalid(`options.workers must be an integer from 1 to ${MAX_WORKERS}, got ${received(options.workers)}`);
   }
@@ -166,6 +170,10 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   }
   if (options.rejectFile !== undefined && maxErrors === 0) {
     throw invalid('options.rejectFile needs options.maxErrors: without it the first bad row fails the load and nothing is rejected');
+  }
+  const onConflict = options.onConflict ?? 'error';
+  if (!ON_CONFLICT_MODES.includes(onConflict)) {
+    throw invalid(`options.onConflict must be one of ${ON_CONFLICT_MODES.join(', ')}, got ${received(onConflict)}`);
   }
   const indexMemory = options.indexMemory ?? DEFAULT_INDEX_MEMORY;
   if (!/^\d+\s*(kB|MB|GB)$/.test(indexMemory)) {
@@ -190,6 +198,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     chunkBytes: options.chunkBytes,
     maxErrors,
     rejectFile: options.rejectFile ?? `${options.file}.rejects`,
+    onConflict,
     truncate: options.truncate ?? false,
     dryRun: options.dryRun ?? false,
     resume: options.resume ?? false,

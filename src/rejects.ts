@@ -62,8 +62,7 @@ export function findBadRecord(
   if (index === -1) return undefined;
   const next = records[index + 1];
   const end = next ? next.offset : segmentBytes;
-  // The line after a final record without a newline is never used; count its LF-free bytes as one line.
-  return { index, start: records[index].offset, end, line: records[index].line, lineAfter: next ? next.line : records[index].line + 1, column: at.column ?? server.column };
+  return { index, start: records[index].offset, end, line: records[index].line, lineAfter: records[index].nextLine, column: at.column ?? server.column };
 }
 
 /** Global record numbers: records before a chunk = its predecessors' loaded rows plus their rejects. */

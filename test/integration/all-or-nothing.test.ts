@@ -97,7 +97,7 @@ describe('interruptions', () => {
     const killer = (async () => {
       for (let i = 0; i < 500 && terminated === 0; i++) {
         const { rows } = await db.client.query(
-          `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name LIKE 'ploader copy %' AND state = 'active' AND query LIKE 'COPY%' LIMIT 1`,
+          `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'ploader copy %' AND state = 'active' AND query LIKE 'COPY%' LIMIT 1`,
         );
         terminated = rows.length;
         await new Promise((r) => setTimeout(r, 10));

@@ -47,7 +47,7 @@ async function killMidLoad(doneChunks: number): Promise<number> {
   await new Promise((r) => child.once('exit', r));
   // The killed process's server sessions end as soon as the server sees their sockets close.
   for (let i = 0; i < 100; i++) {
-    const { rows } = await db.client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'ploader copy %'`);
+    const { rows } = await db.client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'ploader copy %'`);
     if (rows[0].n === 0) break;
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -1,0 +1,215 @@
+/**
+ * The one place input is checked: defaults, one fixed message shape per rejected value, and the two
+ * CLI parsers that feed it.
+ */
+import { availableParallelism } from 'node:os';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PloaderError } from '../../src/errors.ts';
+import {
+  DEFAULT_INDEX_MEMORY,
+  defaultTableName,
+  MAX_WORKERS,
+  parseByteSize,
+  parseMaxErrors,
+  resolveLoadOptions,
+  type LoadOptions,
+} from '../../src/options.ts';
+
+// The host's core count is the one input options.ts reads from the machine; let a test pose as a
+// bigger host. Every other call sees the real value.
+const host = vi.hoisted(() => ({ cores: undefined as number | undefined }));
+vi.mock('node:os', async (importOriginal) => {
+  const os = await importOriginal<typeof import('node:os')>();
+  return { ...os, availableParallelism: () => host.cores ?? os.availableParallelism() };
+});
+afterEach(() => {
+  host.cores = undefined;
+});
+
+/** The error resolveLoadOptions throws for `options`, or undefined if it accepts them. */
+function rejection(options: LoadOptions): PloaderError | undefined {
+  try {
+    resolveLoadOptions(options);
+    return undefined;
+  } catch (error) {
+    return error as PloaderError;
+  }
+}
+
+describe('resolveLoadOptions defaults', () => {
+  it('fills every option for a bare file name', () => {
+    // toMatchObject: options added later need their own default test, not an edit here.
+    expect(resolveLoadOptions({ file: 'data/votes.csv' })).toMatchObject({
+      file: 'data/votes.csv',
+      table: 'votes',
+      db: undefined,
+      columns: undefined,
+      format: 'csv',
+      header: false,
+      delimiter: undefined,
+      quote: undefined,
+      escape: undefined,
+      null: undefined,
+      encoding: undefined,
+      forceNull: [],
+      forceNotNull: [],
+      workers: availableParallelism(),
+      chunkBytes: undefined,
+      maxErrors: 0,
+      rejectFile: 'data/votes.csv.rejects',
+      truncate: false,
+      dryRun: false,
+      indexMemory: DEFAULT_INDEX_MEMORY,
+      onProgress: expect.any(Function),
+      signal: undefined,
+    });
+  });
+
+  it.each([
+    ['votes.csv', 'csv'],
+    ['VOTES.CSV', 'csv'],
+    ['votes.txt', 'text'],
+    ['votes.tsv', 'text'],
+    ['votes', 'text'],
+    ['votes.csv.gz', 'text'],
+    ['csv', 'text'],
+  ])('format of %s defaults to %s', (file, format) => {
+    expect(resolveLoadOptions({ file }).format).toBe(format);
+  });
+
+  it('an explicit format wins over the extension', () => {
+    expect(resolveLoadOptions({ file: 'votes.txt', format: 'csv' }).format).toBe('csv');
+    expect(resolveLoadOptions({ file: 'votes.csv', format: 'text' }).format).toBe('text');
+  });
+
+  it('an explicit table wins over the file name', () => {
+    expect(resolveLoadOptions({ file: 'data/votes.csv', table: 'app."My Votes"' }).table).toBe('app."My Votes"');
+  });
+
+  it('workers default to the host\'s cores', () => {
+    host.cores = 3;
+    expect(resolveLoadOptions({ file: 'votes.csv' }).workers).toBe(3);
+    expect(resolveLoadOptions({ file: 'votes.csv', workers: 5 }).workers).toBe(5);
+  });
+
+  // BUG: the default is the host's core count unclamped, so on a host with more than MAX_WORKERS cores
+  // a load without --workers fails with "options.workers must be an integer from 1 to 256, got
+  // undefined" (src/options.ts, `options.workers ?? availableParallelism()`).
+  // Fix: `options.workers ?? Math.min(availableParallelism(), MAX_WORKERS)`.
+  it('workers default to at most MAX_WORKERS on a host with more cores', () => {
+    host.cores = 512;
+    expect(resolveLoadOptions({ file: 'votes.csv' }).workers).toBe(MAX_WORKERS);
+  });
+
+  it('quote and escape are dropped for text format, kept for csv', () => {
+    expect(resolveLoadOptions({ file: 'v.csv', quote: "'", escape: '\\' })).toMatchObject({ quote: "'", escape: '\\' });
+    expect(resolveLoadOptions({ file: 'v.txt', delimiter: '|' })).toMatchObject({ quote: undefined, escape: undefined, delimiter: '|' });
+  });
+
+  it.each([
+    [{ maxErrors: Infinity }, Infinity],
+    [{ maxErrors: 0 }, 0],
+    [{ maxErrors: 10, rejectFile: '/tmp/bad.csv' }, 10],
+  ])('accepts %o', (given, maxErrors) => {
+    expect(resolveLoadOptions({ file: 'votes.csv', ...given }).maxErrors).toBe(maxErrors);
+  });
+
+  it.each([['64MB'], ['512kB'], ['1GB'], ['64 MB']])('accepts indexMemory %s', (indexMemory) => {
+    expect(resolveLoadOptions({ file: 'votes.csv', indexMemory }).indexMemory).toBe(indexMemory);
+  });
+});
+
+describe('defaultTableName', () => {
+  it.each([
+    ['votes.csv', 'votes'],
+    ['data/votes.csv', 'votes'],
+    ['/srv/imports/votes.2024-01.csv', 'votes'],
+    ['votes', 'votes'],
+    ['My Votes.csv', 'My Votes'],
+    ['.env', '.env'],
+  ])('%s → %s', (file, table) => {
+    expect(defaultTableName(file)).toBe(table);
+  });
+});
+
+describe('resolveLoadOptions rejects', () => {
+  it.each<[string, LoadOptions, string]>([
+    ['workers 0', { file: 'v.csv', workers: 0 }, 'options.workers must be an integer from 1 to 256, got 0'],
+    ['workers above the maximum', { file: 'v.csv', workers: 257 }, 'options.workers must be an integer from 1 to 256, got 257'],
+    ['fractional workers', { file: 'v.csv', workers: 1.5 }, 'options.workers must be an integer from 1 to 256, got 1.5'],
+    ['NaN workers', { file: 'v.csv', workers: NaN }, 'options.workers must be an integer from 1 to 256, got NaN'],
+    ['delimiter equal to the default quote', { file: 'v.csv', delimiter: '"' }, 'options.delimiter and options.quote must differ, both are "\\""'],
+    ['delimiter equal to the quote', { file: 'v.csv', delimiter: '|', quote: '|' }, 'options.delimiter and options.quote must differ, both are "|"'],
+    ['quote equal to the default delimiter', { file: 'v.csv', quote: ',' }, 'options.delimiter and options.quote must differ, both are ","'],
+    ['multi-byte delimiter', { file: 'v.csv', delimiter: 'é' }, 'options.delimiter must be a single one-byte character, got "é"'],
+    ['two-character delimiter', { file: 'v.csv', delimiter: ',,' }, 'options.delimiter must be a single one-byte character, got ",,"'],
+    ['empty delimiter', { file: 'v.txt', delimiter: '' }, 'options.delimiter must be a single one-byte character, got ""'],
+    ['newline delimiter', { file: 'v.csv', delimiter: '\n' }, 'options.delimiter cannot be a newline or carriage return'],
+    ['carriage return quote', { file: 'v.csv', quote: '\r' }, 'options.quote cannot be a newline or carriage return'],
+    ['multi-byte escape', { file: 'v.csv', escape: '€' }, 'options.escape must be a single one-byte character, got "€"'],
+    ['quote with text format', { file: 'v.txt', quote: "'" }, 'options.quote is only available with format "csv"'],
+    ['escape with text format', { file: 'v.csv', format: 'text', escape: '\\' }, 'options.escape is only available with format "csv"'],
+    ['forceNull with text format', { file: 'v.txt', forceNull: ['a'] }, 'options.forceNull is only available with format "csv"'],
+    ['forceNotNull with text format', { file: 'v.txt', forceNotNull: ['a'] }, 'options.forceNotNull is only available with format "csv"'],
+    ['backslash delimiter with text format', { file: 'v.txt', delimiter: '\\' }, 'options.delimiter cannot be a backslash in format "text"'],
+    ['null with a newline', { file: 'v.csv', null: 'NU\nLL' }, 'options.null cannot contain a newline or carriage return'],
+    ['duplicate columns', { file: 'v.csv', columns: ['a', 'b', 'a'] }, 'options.columns names "a" twice'],
+    ['no columns', { file: 'v.csv', columns: [] }, 'options.columns must be a non-empty list of column names'],
+    ['an empty column name', { file: 'v.csv', columns: ['a', ''] }, 'options.columns must be a non-empty list of column names'],
+    ['unknown option key', { file: 'v.csv', wokers: 2 } as LoadOptions, 'unknown option "wokers"'],
+    ['negative maxErrors', { file: 'v.csv', maxErrors: -1 }, 'options.maxErrors must be a non-negative integer or Infinity ("all"), got -1'],
+    ['fractional maxErrors', { file: 'v.csv', maxErrors: 0.5 }, 'options.maxErrors must be a non-negative integer or Infinity ("all"), got 0.5'],
+    ['-Infinity maxErrors', { file: 'v.csv', maxErrors: -Infinity }, 'options.maxErrors must be a non-negative integer or Infinity ("all"), got -Infinity'],
+    ['rejectFile without maxErrors', { file: 'v.csv', rejectFile: 'bad.csv' }, 'options.rejectFile needs options.maxErrors: without it the first bad row fails the load and nothing is rejected'],
+    ['indexMemory without a unit', { file: 'v.csv', indexMemory: '64' }, 'options.indexMemory must be a size such as "64MB", got "64"'],
+    ['indexMemory in lower case', { file: 'v.csv', indexMemory: '64mb' }, 'options.indexMemory must be a size such as "64MB", got "64mb"'],
+    ['indexMemory with SQL in it', { file: 'v.csv', indexMemory: "64MB'; DROP TABLE x; --" }, 'options.indexMemory must be a size such as "64MB", got "64MB\'; DROP TABLE x; --"'],
+    ['an unknown format', { file: 'v.csv', format: 'binary' as 'csv' }, 'options.format must be "csv" or "text", got "binary"'],
+    ['an empty file name', { file: '' }, 'options.file must name the input file'],
+    ['an empty table', { file: 'v.csv', table: '' }, 'options.table must not be empty'],
+    ['chunkBytes 0', { file: 'v.csv', chunkBytes: 0 }, 'options.chunkBytes must be a positive integer, got 0'],
+    ['fractional chunkBytes', { file: 'v.csv', chunkBytes: 1.5 }, 'options.chunkBytes must be a positive integer, got 1.5'],
+  ])('%s', (_, options, message) => {
+    const error = rejection(options);
+    expect(error).toBeInstanceOf(PloaderError);
+    expect(error).toMatchObject({ code: 'INVALID_OPTION', message });
+  });
+});
+
+describe('parseByteSize', () => {
+  it.each([
+    ['1048576', 1048576],
+    ['10B', 10],
+    ['512kB', 512 * 1024],
+    ['512KB', 512 * 1024],
+    ['32MB', 32 << 20],
+    [' 32 mb ', 32 << 20],
+    ['2GB', 2 * 2 ** 30],
+    ['0', 0],
+  ])('%j → %d', (text, bytes) => {
+    expect(parseByteSize('chunk-size', text)).toBe(bytes);
+  });
+
+  it.each([['1.5MB'], ['MB'], [''], ['-1MB'], ['1TB'], ['64 M'], ['1e6'], ['32MB!']])('rejects %j', (text) => {
+    expect(() => parseByteSize('chunk-size', text)).toThrow(
+      new PloaderError('INVALID_OPTION', `--chunk-size must be a size such as 32MB, 512kB or a number of bytes, got ${JSON.stringify(text)}`),
+    );
+  });
+});
+
+describe('parseMaxErrors', () => {
+  it.each([
+    ['0', 0],
+    ['10', 10],
+    [' 3 ', 3],
+    ['all', Infinity],
+    ['ALL', Infinity],
+    [' All ', Infinity],
+  ])('%j → %d', (text, maxErrors) => {
+    expect(parseMaxErrors(text)).toBe(maxErrors);
+  });
+
+  it.each([['-1'], ['some'], [''], ['1.5'], ['1e3'], ['10 rows']])('rejects %j', (text) => {
+    expect(() => parseMaxErrors(text)).toThrow(`--max-errors must be a number of rows or "all", got ${JSON.stringify(text)}`);
+  });
+});
