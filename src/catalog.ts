@@ -23,6 +23,8 @@ export interface IndexFacts {
   unique: boolean;
   /** The definition from ` USING` on: method, keys, INCLUDE, WITH, WHERE. */
   usingClause: string;
+  /** Key columns in order, or null for an expression or partial index. */
+  keyColumns: string[] | null;
   /** The constraint the index backs (PRIMARY KEY / UNIQUE / EXCLUDE), if any. */
   constraintName: string | null;
   constraintType: 'p' | 'u' | 'x' | null;
@@ -85,13 +87,18 @@ export async function readTargetFacts(client: pg.Client, name: string): Promise<
     [oid, qualified(table)],
   );
   const { rows: indexes } = await client.query<{
-    name: string; definition: string; prefix: string; unique: boolean; conname: string | null; contype: string | null;
+    name: string; definition: string; prefix: string; unique: boolean; conname: string | null; contype: string | null; key_columns: string[] | null;
   }>(
     `SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition, i.indisunique AS unique,
             -- pg_get_indexdef's fixed head, built with the same quoting and qualification rules it uses
             'CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX ' || quote_ident(ic.relname)
               || ' ON ' || CASE WHEN tc.relkind = 'p' THEN 'ONLY ' ELSE '' END || quote_ident(tn.nspname) || '.' || quote_ident(tc.relname) || ' ' AS prefix,
-            con.conname, con.contype::text AS contype
+            con.conname, con.contype::text AS contype,
+            -- plain column keys only: expression and partial indexes get NULL
+            CASE WHEN i.indexprs IS NULL AND i.indpred IS NULL THEN
+              ARRAY(SELECT a.attname FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY k(attnum, n)
+                      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n)::text[]
+            END AS key_columns
        FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class tc ON tc.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = tc.relnamespace
        LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
       WHERE i.indrelid = $1 ORDER BY ic.relname`,
@@ -113,6 +120,7 @@ export async function readTargetFacts(client: pg.Client, name: string): Promise<
       definition: i.definition,
       unique: i.unique,
       usingClause: usingClause(i.definition, i.prefix),
+      keyColumns: i.key_columns,
       constraintName: i.conname,
       constraintType: (i.contype as IndexFacts['constraintType']) ?? null,
     })),

@@ -37,6 +37,7 @@ async function main(): Promise<number> {
     .option('chunk-size', { type: 'string', describe: 'bytes per chunk, e.g. 32MB (default: file size / (4 x workers), 1MB-64MB)' })
     .option('max-errors', { type: 'string', describe: 'set aside up to N bad rows (or "all") instead of failing; default 0: all or nothing' })
     .option('reject-file', { type: 'string', describe: 'where set-aside rows go (default <file>.rejects, reasons in <file>.rejects.log)' })
+    .option('on-conflict', { type: 'string', choices: ['error', 'skip', 'update'], describe: 'duplicate unique keys: error (default), skip (keep the first), update (keep the last)' })
     .option('truncate', { type: 'boolean', describe: 'replace the rows of the target instead of appending' })
     .option('index-memory', { type: 'string', describe: 'maintenance_work_mem per index-build session (default 64MB)' })
     .option('resume', { type: 'boolean', describe: 'continue an interrupted load of this file from its committed chunks' })
@@ -93,6 +94,7 @@ async function main(): Promise<number> {
     chunkBytes: argv['chunk-size'] === undefined ? undefined : parseByteSize('chunk-size', argv['chunk-size']),
     maxErrors: argv['max-errors'] === undefined ? undefined : parseMaxErrors(argv['max-errors']),
     rejectFile: argv['reject-file'],
+    onConflict: argv['on-conflict'] as LoadOptions['onConflict'],
     truncate: argv.truncate,
     dryRun: argv['dry-run'],
     resume: argv.resume,

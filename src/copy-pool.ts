@@ -23,6 +23,8 @@ export interface CopyRun {
   markDoneSql: string;
   /** Rows already set aside by the interrupted run being resumed: they count against --max-errors. */
   priorRejects: number;
+  /** The stage has the record locator column (see conflicts.ts). */
+  locator: boolean;
 }
 
 export interface CopyOutcome {
@@ -84,6 +86,7 @@ export async function copyChunks(
             syntax,
             maxRejects: options.maxErrors - run.priorRejects,
             markDoneSql: run.markDoneSql,
+            locator: run.locator,
           },
           { signal: abort.signal },
         );

@@ -6,6 +6,17 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type pg from 'pg';
 import { readServerFacts, readTargetFacts, type TargetFacts } from './catalog.ts';
+import {
+  DuplicateKeyError,
+  addLocatorSql,
+  decodeLocator,
+  dropLocatorSql,
+  fileFedUniqueKeys,
+  resolveConflicts,
+  type ConflictingRecord,
+  type OnConflict,
+  type UniqueKey,
+} from './conflicts.ts';
 import { connect } from './connection.ts';
 import { cancelSessions, copyChunks, sessionRole } from './copy-pool.ts';
 import { PloaderError, cancelledError } from './errors.ts';
@@ -14,7 +25,8 @@ import { checkInputFile, checkInputUnchanged, type FileIdentity } from './input-
 import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from './options.ts';
 import { chooseStrategy, stagingTableName, type Chunk } from './plan.ts';
 import { checkCopyOptions, resolveColumns } from './preflight.ts';
-import { publishByInsert, publishBySwap } from './publish.ts';
+import { locateRecords } from './line-mapping.ts';
+import { publishByInsert, publishBySwap, type Upsert } from './publish.ts';
 import { numberRejects, writeRejects, type RejectedRecord } from './rejects.ts';
 import type { LoadReport, PhaseTimings } from './report.ts';
 import {
@@ -28,7 +40,8 @@ import {
   type LeftoverRun,
   type ResumeState,
 } from './run-ledger.ts';
-import { planChunks } from './split.ts';
+import { planChunks, syntaxOf } from './split.ts';
+import { SQLSTATE } from './sqlstate.ts';
 import { copyFromStdin, qualified, type QualifiedName } from './sql.ts';
 import { createStageSql } from './stage.ts';
 
@@ -78,6 +91,11 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
     if (resumed && resumed.run.meta?.copySql !== copySql) {
       throw new PloaderError('INVALID_OPTION', `--resume needs the options of the interrupted load ${runId}; it ran ${resumed.run.meta?.copySql} — pass the same columns and format options, or run ploader --cleanup`);
     }
+    // Duplicate keys: only keys the file feeds can repeat; those loads get a record locator column.
+    const appending = target.hasRows && !options.truncate;
+    const uniqueKeys = fileFedUniqueKeys(target, columns, options.onConflict);
+    const locator = uniqueKeys.length > 0;
+    const upsert = upsertFor(options.onConflict, appending, uniqueKeys, columns);
     const outgoing = strategy.publish === 'swap' ? await readOutgoingForeignKeys(client, target.oid) : [];
     // A resumed run may have added some foreign keys to its stage already.
     const present = resumed ? await constraintNames(client, stage) : new Set<string>();
@@ -94,17 +112,22 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
 
     if (!resumed) {
       const meta = { runId, targetOid: target.oid, ...identity, copySql, startedAt: new Date().toISOString() };
-      await inTransaction(client, [...createStageSql(target, stage, runId), ...createLedgerSql(ledger, meta, chunks)]);
+      await inTransaction(client, [
+        ...createStageSql(target, stage, runId),
+        ...(locator ? [addLocatorSql(stage)] : []),
+        ...createLedgerSql(ledger, meta, chunks),
+      ]);
     }
     try {
       phaseStart = performance.now();
       const pending = resumed ? chunks.filter((c) => !resumed.state.done.has(c.index)) : chunks;
       options.onProgress({ kind: 'phase', phase: 'load', detail: `${pending.length} chunks${resumed ? ` (${chunks.length - pending.length} done before)` : ''}, ${options.workers} workers` });
       const prior: RejectedRecord[] = resumed?.state.rejects ?? [];
-      const copied = await copyChunks(options, chunks, pending, { runId, copySql, markDoneSql: markChunkDoneSql(ledger), priorRejects: prior.length }, client);
+      const copied = await copyChunks(options, chunks, pending, { runId, copySql, markDoneSql: markChunkDoneSql(ledger), priorRejects: prior.length, locator }, client);
       const rows = copied.rows + (resumed?.state.rowsDone ?? 0);
       const recordsPerChunk = new Map([...(resumed?.state.recordsPerChunk ?? []), ...copied.recordsPerChunk]);
-      const rejects = numberRejects([...prior, ...copied.rejects], recordsPerChunk);
+      const duplicates = locator ? await applyConflictPolicy(client, options, stage, target, uniqueKeys, appending, chunks) : [];
+      const rejects = numberRejects([...prior, ...copied.rejects, ...duplicates], recordsPerChunk);
       phases.load = performance.now() - phaseStart;
       await checkInputUnchanged(options.file, file);
       throwIfAborted(options.signal);
@@ -119,10 +142,10 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
       const published =
         strategy.publish === 'swap'
           ? await publishBySwap(client, target, stage, ledger, runId, strategy.truncate)
-          : await publishByInsert(client, target, stage, ledger, strategy.truncate);
+          : await publishByInsert(client, target, stage, ledger, strategy.truncate, upsert);
       phases.publish = performance.now() - phaseStart;
       if (published.note) warnings.push(published.note);
-      if (published.rows !== rows) warnings.push(`workers copied ${rows} rows but ${published.rows} were published`);
+      if (published.rows !== rows - duplicates.length) warnings.push(`workers copied ${rows - duplicates.length} rows but ${published.rows} were published`);
       if (rejects.length > 0) {
         await writeRejects(options.file, options.rejectFile, rejects);
         warnings.push(`${rejects.length} bad rows were set aside in ${options.rejectFile} (why: ${options.rejectFile}.log)`);
@@ -155,6 +178,48 @@ function describeLeftovers(leftovers: readonly LeftoverRun[]): string[] {
       ? `another ploader (run ${run.runId}) is loading into this table right now, into ${qualified(run.stage)}`
       : `an interrupted load (run ${run.runId}${run.meta ? ` of ${run.meta.file}, started ${run.meta.startedAt}` : ''}) left ${qualified(run.stage)} behind: ploader --resume continues it, ploader --cleanup removes it`,
   );
+}
+
+function upsertFor(mode: OnConflict, appending: boolean, keys: readonly UniqueKey[], columns: readonly string[]): Upsert | undefined {
+  if (mode !== 'update' || !appending || keys.length === 0) return undefined;
+  if (keys.length > 1) {
+    throw new PloaderError('INVALID_OPTION', `--on-conflict update needs one unique key to match existing rows on; ${keys.map((k) => k.index).join(' and ')} are all fed by the file — use skip or error`);
+  }
+  return { key: keys[0].columns, update: columns.filter((c) => !keys[0].columns.includes(c)) };
+}
+
+/**
+ * Applies --on-conflict on the stage, then drops the locator column. Returns the records set aside
+ * (skip) or superseded (update) as rejects; for `error`, throws naming the input lines.
+ */
+async function applyConflictPolicy(
+  client: pg.Client,
+  options: ResolvedLoadOptions,
+  stage: QualifiedName,
+  target: TargetFacts,
+  keys: readonly UniqueKey[],
+  appending: boolean,
+  chunks: readonly Chunk[],
+): Promise<RejectedRecord[]> {
+  const locate = async (records: readonly ConflictingRecord[]) => {
+    const decoded = records.map((r) => decodeLocator(r.locator));
+    const positions = await locateRecords(options.file, syntaxOf(options), chunks, decoded);
+    return records.map((r, i) => ({ ...positions[i], ...decoded[i], sqlstate: SQLSTATE.UNIQUE_VIOLATION, message: r.reason }));
+  };
+  let conflicting: ConflictingRecord[];
+  try {
+    conflicting = await resolveConflicts(client, stage, target, keys, options.onConflict, appending);
+  } catch (error) {
+    if (!(error instanceof DuplicateKeyError)) throw error;
+    const located = await locate(error.records);
+    const lines = located.map((r) => `${options.file}:${r.line}: ${r.message}`).join('; ');
+    throw new PloaderError('DUPLICATE_KEY', `${error.message}, nothing was loaded: ${lines} — remove the duplicates, or pass --on-conflict skip (keep the first) or update (keep the last)`, {
+      position: { file: options.file, line: located[0].line },
+      server: { sqlstate: SQLSTATE.UNIQUE_VIOLATION },
+    });
+  }
+  await client.query(dropLocatorSql(stage));
+  return locate(conflicting);
 }
 
 async function constraintNames(client: pg.Client, table: QualifiedName): Promise<Set<string>> {

@@ -27,23 +27,37 @@ export async function publishByInsert(
   stage: QualifiedName,
   ledger: QualifiedName,
   truncate: boolean,
+  upsert?: Upsert,
 ): Promise<PublishResult> {
   return inTransaction(client, async () => {
     await client.query(`LOCK TABLE ${qualified(target.table)} IN ${truncate ? 'ACCESS EXCLUSIVE' : 'ROW EXCLUSIVE'} MODE`);
     if (truncate) await client.query(`TRUNCATE ${qualified(target.table)}`);
-    const rows = await insertFromStage(client, target, stage);
+    const rows = await insertFromStage(client, target, stage, upsert);
     await client.query(dropStageSql(stage));
     await client.query(dropStageSql(ledger));
     return { method: 'insert' as const, rows };
   });
 }
 
-async function insertFromStage(client: pg.Client, target: TargetFacts, stage: QualifiedName): Promise<number> {
+/** --on-conflict update when appending: the key to match, and the file's other columns to overwrite. */
+export interface Upsert {
+  key: readonly string[];
+  update: readonly string[];
+}
+
+/**
+ * With `upsert`, a row whose key is already in the target updates that row's loaded columns (its
+ * serial id and other defaults stay); the stage holds one row per key by then, so none is updated twice.
+ */
+async function insertFromStage(client: pg.Client, target: TargetFacts, stage: QualifiedName, upsert?: Upsert): Promise<number> {
   // Stored generated columns cannot be inserted into: the target computes them again, as COPY would.
   const columns = target.columns.filter((c) => c.generated === '').map((c) => quoteIdent(c.name)).join(', ');
+  const onConflict = upsert
+    ? ` ON CONFLICT (${upsert.key.map(quoteIdent).join(', ')}) DO ${upsert.update.length ? `UPDATE SET ${upsert.update.map((n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`).join(', ')}` : 'NOTHING'}`
+    : '';
   // OVERRIDING SYSTEM VALUE keeps the ids the stage drew from the target's identity sequence.
   const result = await client.query(
-    `INSERT INTO ${qualified(target.table)} (${columns}) OVERRIDING SYSTEM VALUE SELECT ${columns} FROM ${qualified(stage)}`,
+    `INSERT INTO ${qualified(target.table)} (${columns}) OVERRIDING SYSTEM VALUE SELECT ${columns} FROM ${qualified(stage)}${onConflict}`,
   );
   return result.rowCount ?? 0;
 }

@@ -11,6 +11,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { connect } from '../src/connection.ts';
 import { PloaderError, serverFields, toWire, type WireError } from '../src/errors.ts';
 import { readRange, simulateServerLines } from '../src/line-mapping.ts';
+import { prepareLocatorSql, setLocatorSql } from '../src/conflicts.ts';
 import { findBadRecord, type RejectedRecord } from '../src/rejects.ts';
 import type { RecordSyntax } from '../src/scan/record-syntax.ts';
 
@@ -30,6 +31,8 @@ export interface CopyChunkTask {
   maxRejects: number;
   /** Records the chunk as done in the run ledger ($1 chunk, $2 rows, $3 rejects), in the chunk's transaction. */
   markDoneSql: string;
+  /** The stage has a record locator column (--on-conflict needs input lines of duplicate keys). */
+  locator: boolean;
 }
 
 export type CopyChunkResult =
@@ -47,7 +50,8 @@ export default async function copyChunk(task: CopyChunkTask): Promise<CopyChunkR
     client = await connect(task.db, task.role);
     // The chunk's rows and its ledger row commit together: --resume never loads a chunk twice.
     await client.query('BEGIN');
-    const rows = task.maxRejects > 0 ? await copySettingAsideBadRows(client, task, rejects) : await copyRange(client, task, task.start, task.end);
+    if (task.locator) for (const sql of prepareLocatorSql(task.chunk)) await client.query(sql);
+    const rows = task.maxRejects > 0 ? await copySettingAsideBadRows(client, task, rejects) : await copyRange(client, task, task.start, task.end, 0);
     await client.query(task.markDoneSql, [task.chunk, rows, JSON.stringify(rejects)]);
     await client.query('COMMIT');
     return { ok: true, chunk: task.chunk, rows, bytes: task.end - task.start, ms: performance.now() - started, rejects };
@@ -58,7 +62,9 @@ export default async function copyChunk(task: CopyChunkTask): Promise<CopyChunkR
   }
 }
 
-async function copyRange(client: pg.Client, task: CopyChunkTask, start: number, end: number): Promise<number> {
+/** COPYs [start, end), whose first record is record `firstRecord` (0-based) of the chunk. */
+async function copyRange(client: pg.Client, task: CopyChunkTask, start: number, end: number, firstRecord: number): Promise<number> {
+  if (task.locator) await client.query(setLocatorSql(firstRecord));
   const copy = client.query(copyFrom(task.copySql));
   // createReadStream's `end` is inclusive; an empty range still runs the COPY, so it is checked the same way.
   const source = end > start ? createReadStream(task.file, { start, end: end - 1, highWaterMark: READ_BLOCK_BYTES }) : async function* () {};
@@ -75,7 +81,7 @@ async function copySettingAsideBadRows(client: pg.Client, task: CopyChunkTask, r
   while (segment < task.end) {
     await client.query('SAVEPOINT segment');
     try {
-      rows += await copyRange(client, task, segment, task.end);
+      rows += await copyRange(client, task, segment, task.end, recordsBefore);
       break;
     } catch (error) {
       const server = serverFields(error);
@@ -85,7 +91,7 @@ async function copySettingAsideBadRows(client: pg.Client, task: CopyChunkTask, r
       const bad = findBadRecord(server, simulateServerLines(data, task.syntax), data.length);
       if (!bad) throw error;
       // The records before the bad one were accepted a moment ago; send them again, then skip the bad one.
-      if (bad.start > 0) rows += await copyRange(client, task, segment, segment + bad.start);
+      if (bad.start > 0) rows += await copyRange(client, task, segment, segment + bad.start, recordsBefore);
       rejects.push({
         start: segment + bad.start,
         end: segment + bad.end,

@@ -22,7 +22,8 @@ async function catalogSnapshot() {
     referencing: await q(`SELECT conname, conrelid::regclass::text AS t, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE confrelid = 'app.votes'::regclass ORDER BY 1`),
     triggers: await q(`SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'app.votes'::regclass AND NOT tgisinternal ORDER BY 1`),
     table: await q(`SELECT relname, relpersistence, pg_get_userbyid(relowner) AS owner, relacl::text AS acl, obj_description(oid, 'pg_class') AS comment, reloptions FROM pg_class WHERE oid = 'app.votes'::regclass`),
-    columnComments: await q(`SELECT attname, col_description(attrelid, attnum) AS comment FROM pg_attribute WHERE attrelid = 'app.votes'::regclass AND attnum > 0 ORDER BY attnum`),
+    // User-visible columns (a swapped-in stage that checked duplicate keys keeps a dropped locator column).
+    columnComments: await q(`SELECT attname, col_description(attrelid, attnum) AS comment FROM pg_attribute WHERE attrelid = 'app.votes'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`),
     sequenceOwner: await q(`SELECT pg_get_serial_sequence('app.votes', 'voteid') AS seq`),
     view: await q(`SELECT pg_get_viewdef('app.vote_totals'::regclass) AS def`),
     leftovers: await q(`SELECT relname FROM pg_class WHERE relname LIKE 'ploader%'`),
