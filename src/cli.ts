@@ -9,6 +9,7 @@ import { PloaderError, formatPosition } from './errors.ts';
 import { load } from './load.ts';
 import { cleanup } from './cleanup.ts';
 import { defaultTableName, parseByteSize, parseMaxErrors, type LoadOptions } from './options.ts';
+import { chooseProgressMode, createProgressReporter } from './progress.ts';
 import { formatPlan, formatReport } from './report.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, LOADED_WITH_REJECTS: 3 } as const;
@@ -67,6 +68,10 @@ async function main(): Promise<number> {
   }
   if (!argv.file) throw new PloaderError('INVALID_OPTION', 'name the file to load: ploader [options] <file> (see --help)');
 
+  const progress = createProgressReporter({
+    output: process.stderr,
+    mode: chooseProgressMode({ isTTY: process.stderr.isTTY === true, quiet: Boolean(argv.quiet), json: Boolean(argv.json) }),
+  });
   const abort = new AbortController();
   const onSignal = (signal: string) => {
     if (abort.signal.aborted) process.exit(130);
@@ -100,12 +105,15 @@ async function main(): Promise<number> {
     resume: argv.resume,
     indexMemory: argv['index-memory'],
     signal: abort.signal,
-    onProgress: argv.quiet || argv.json ? undefined : (event) => {
-      if (event.kind === 'phase') process.stderr.write(`${event.phase}${event.detail ? `: ${event.detail}` : ''}\n`);
-    },
+    onProgress: progress.onProgress,
   };
   for (const key of Object.keys(options) as Array<keyof LoadOptions>) if (options[key] === undefined) delete options[key];
-  const report = await load(options);
+  let report;
+  try {
+    report = await load(options);
+  } finally {
+    progress.stop(); // the bar's redraw timer would keep the process alive
+  }
   for (const warning of report.warnings) process.stderr.write(`warning: ${warning}\n`);
   if (argv.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(`${report.dryRun ? formatPlan(report) : formatReport(report)}\n`);

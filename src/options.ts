@@ -57,9 +57,19 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
+/** Finer byte counts during the load phase, about every 250 ms, read from pg_stat_progress_copy. */
+export interface BytesEvent {
+  kind: 'bytes';
+  doneBytes: number;
+  totalBytes: number;
+  /** Rows sent so far (committed or in flight). */
+  rows?: number;
+}
+
 export type ProgressEvent =
   | { kind: 'phase'; phase: string; detail?: string }
-  | { kind: 'chunk'; chunk: number; rows: number; bytes: number; doneBytes: number; totalBytes: number };
+  | { kind: 'chunk'; chunk: number; rows: number; bytes: number; doneBytes: number; totalBytes: number }
+  | BytesEvent;
 
 export interface ResolvedLoadOptions {
   file: string;

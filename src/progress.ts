@@ -4,22 +4,15 @@
  * pure core (`LoadProgress` and the `format*` functions) that the unit tests drive with a fake clock;
  * the terminal drawing is left to cli-progress.
  */
-// cli-progress (https://github.com/npkill/cli-progress, MIT, no native code) handles redraw
-// throttling and line clearing, so we don't write our own.
+// The bar is drawn by cli-progress (https://github.com/npkgz/cli-progress, MIT): a well-kept,
+// widely used library, stable for years, one small dependency and no native code. It throttles
+// redraws and clears the line, so we don't hand-write terminal escape handling.
 import { SingleBar } from 'cli-progress';
 import { PloaderError } from './errors.ts';
-import type { ProgressEvent } from './options.ts';
+import type { BytesEvent, ProgressEvent } from './options.ts';
 
-/** Finer byte counts during the load phase, about every 250 ms (to be added to options.ts). */
-export interface BytesEvent {
-  kind: 'bytes';
-  doneBytes: number;
-  totalBytes: number;
-  /** Rows committed so far, when the sender knows. */
-  rows?: number;
-}
-
-export type ProgressReporterEvent = ProgressEvent | BytesEvent;
+export type { BytesEvent };
+export type ProgressReporterEvent = ProgressEvent;
 
 export interface ProgressOutput {
   write(text: string): void;
@@ -92,7 +85,7 @@ function lineReporter(output: ProgressOutput, progress: LoadProgress, now: () =>
         lastLineMs = atMs;
         return;
       }
-      const complete = view.totalBytes > 0 && view.doneBytes >= view.totalBytes;
+      const complete = isComplete(view);
       if (complete ? completeLineWritten : atMs - lastLineMs < intervalMs) return;
       completeLineWritten = complete;
       lastLineMs = atMs;
@@ -310,7 +303,8 @@ export function formatLoadLine(view: ProgressSnapshot): string {
 /**
  * The bar's line, at most `width - 1` columns (a full-width line would leave the cursor waiting to
  * wrap). Load: `load ██████░░░░ 45% | 1.2 GB/2.6 GB | 3,400,000 rows | 410,000 rows/s | 52 MB/s | ETA 3m10s`;
- * any other phase: `indexes: index votes_link_idx (2/3) | 12s`.
+ * on a narrow terminal the bar goes first, then the byte counts, MB/s and rows. Any other phase:
+ * `indexes: index votes_link_idx (2/3) | 12s`.
  */
 export function formatBarLine(view: ProgressSnapshot, width: number): string {
   const room = Math.max(width - 1, 1);
@@ -319,17 +313,25 @@ export function formatBarLine(view: ProgressSnapshot, width: number): string {
   }
   const percent = percentDone(view);
   const rates = view.rowsPerSecond !== undefined && view.bytesPerSecond !== undefined;
-  const fields = [
+  const bytes = `${formatBytes(view.doneBytes)}/${formatBytes(view.totalBytes)}`;
+  const bytesPerSecond = `${rates ? formatBytes(view.bytesPerSecond!) : '--'}/s`;
+  const rows = `${formatCount(view.rows)} rows`;
+  let fields = [
     `${percent}%`,
-    `${formatBytes(view.doneBytes)}/${formatBytes(view.totalBytes)}`,
-    `${formatCount(view.rows)} rows`,
+    bytes,
+    rows,
     `${rates ? formatCount(view.rowsPerSecond!) : '--'} rows/s`,
-    `${rates ? formatBytes(view.bytesPerSecond!) : '--'}/s`,
+    bytesPerSecond,
     isComplete(view) ? `took ${formatDuration(view.phaseElapsedMs)}` : `ETA ${view.etaMs === undefined ? '--' : formatDuration(view.etaMs)}`,
   ];
-  const text = fields.join(' | ');
-  const barSize = Math.min(room - LOAD_PHASE.length - text.length - 2, BAR_WIDTH.max);
-  if (barSize < BAR_WIDTH.min) return `${LOAD_PHASE} ${text}`.slice(0, room);
-  const done = Math.round((barSize * percent) / 100);
-  return `${LOAD_PHASE} ${BAR_DONE.repeat(done)}${BAR_TODO.repeat(barSize - done)} ${text}`;
+  const barSize = Math.min(room - `${LOAD_PHASE}  ${fields.join(' | ')}`.length, BAR_WIDTH.max);
+  if (barSize >= BAR_WIDTH.min) {
+    const done = Math.round((barSize * percent) / 100);
+    return `${LOAD_PHASE} ${BAR_DONE.repeat(done)}${BAR_TODO.repeat(barSize - done)} ${fields.join(' | ')}`;
+  }
+  for (const expendable of [bytes, bytesPerSecond, rows]) {
+    if (`${LOAD_PHASE} ${fields.join(' | ')}`.length <= room) break;
+    fields = fields.filter((field) => field !== expendable);
+  }
+  return `${LOAD_PHASE} ${fields.join(' | ')}`.slice(0, room);
 }
