@@ -40,7 +40,7 @@ const EXTENSION_LENGTH_OFFSET = FLAGS_OFFSET + 4;
 /** Flag bit 16: every tuple carries an OID first. PostgreSQL 12+ refuses such files; so do we. */
 const OIDS_FLAG = 1 << 16;
 /** Bits 16-31 mark format changes a reader must understand; bits 0-15 may be ignored. */
-const CRITICAL_FLAGS = 0xffff0000 | 0;
+const CRITICAL_FLAGS = 0xffff0000;
 const END_OF_DATA = -1;
 const NULL_FIELD = -1;
 const HINT = 'is this a PostgreSQL binary COPY file?';
@@ -267,8 +267,9 @@ export class BinaryTupleScanner {
 
   /** Every still-unresolved target up to `limit` gets the tuple start `offset`, numbered `tuple`. */
   private resolveTargetsUpTo(limit: number, offset: number, tuple: number): void {
-    while (this.nextTarget <= limit) {
+    while (this.starts.length < this.targets.length && this.nextTarget <= limit) {
       this.starts.push({ offset, tuple });
+      // Infinity once all are answered, so the hot loop's one comparison never fires again.
       this.nextTarget = this.starts.length < this.targets.length ? this.targets[this.starts.length] : Infinity;
     }
   }
