@@ -25,7 +25,7 @@ async function main(): Promise<number> {
     .option('db', { alias: 'd', type: 'string', describe: 'connection URL (default: PG* environment variables)' })
     .option('table', { alias: 't', type: 'string', describe: 'target table, schema-qualified allowed (default: the file name)' })
     .option('columns', { type: 'string', describe: 'comma-separated columns in the file (others get defaults)' })
-    .option('format', { type: 'string', choices: ['csv', 'text'], describe: 'COPY FORMAT (default: csv for .csv files, else text)' })
+    .option('format', { type: 'string', choices: ['csv', 'text', 'binary'], describe: 'COPY FORMAT (default: csv for .csv, binary for .bin/.pgcopy, else text)' })
     .option('header', { type: 'boolean', describe: 'skip the first line (a header)' })
     .option('delimiter', { type: 'string', describe: 'COPY DELIMITER' })
     .option('quote', { type: 'string', describe: 'COPY QUOTE (csv)' })

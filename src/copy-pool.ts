@@ -93,6 +93,7 @@ export async function copyChunks(
             maxRejects: options.maxErrors - run.priorRejects,
             markDoneSql: run.markDoneSql,
             locator: run.locator,
+            binaryHeaderBytes: options.format === 'binary' ? allChunks[0].start : undefined,
           },
           { signal: abort.signal },
         );
@@ -119,7 +120,7 @@ export async function copyChunks(
   if (firstFailure) {
     const error = fromWire(firstFailure.error);
     if (error.server?.sqlstate === SQLSTATE.QUERY_CANCELED && options.signal?.aborted) throw cancelledError();
-    throw await locateChunkError(error, firstFailure.chunk, { file: options.file, syntax, chunks: allChunks });
+    throw await locateChunkError(error, firstFailure.chunk, { file: options.file, syntax, chunks: allChunks, binary: options.format === 'binary' });
   }
   if (options.signal?.aborted) throw cancelledError();
   return { rows, rejects: rejected, recordsPerChunk };

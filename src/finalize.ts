@@ -5,6 +5,8 @@
 import type pg from 'pg';
 import type { TargetFacts } from './catalog.ts';
 import { connect } from './connection.ts';
+import { PloaderError, serverFields } from './errors.ts';
+import { SQLSTATE } from './sqlstate.ts';
 import type { Strategy } from './plan.ts';
 import { qualified, quoteIdent, type QualifiedName } from './sql.ts';
 import { stageIndexName, stageIndexSql } from './stage.ts';
@@ -56,6 +58,16 @@ export async function readOutgoingForeignKeys(client: pg.Client, targetOid: numb
   return rows;
 }
 
+function stepError(step: FinalizeStep, error: unknown): PloaderError {
+  const server = serverFields(error);
+  const duplicate = server?.sqlstate === SQLSTATE.UNIQUE_VIOLATION;
+  return new PloaderError(
+    duplicate ? 'DUPLICATE_KEY' : 'SERVER_ERROR',
+    `${step.label} failed, nothing was loaded: ${(error as Error).message}${server?.sqlstate ? ` (SQLSTATE ${server.sqlstate})` : ''}${server?.detail ? `; ${server.detail}` : ''}${duplicate ? ' — remove the duplicates from the file' : ''}`,
+    { server, cause: error },
+  );
+}
+
 export interface SessionSettings {
   maintenanceWorkMem: string;
   maxParallelMaintenanceWorkers: number;
@@ -87,7 +99,9 @@ export async function runInParallelSessions(
       for (let step = queue.shift(); step !== undefined && !failed; step = queue.shift()) {
         const started = performance.now();
         onStep(step, begun++);
-        await client.query(step.sql);
+        await client.query(step.sql).catch((error: unknown) => {
+          throw stepError(step, error);
+        });
         timings.push({ label: step.label, ms: performance.now() - started });
       }
     } catch (error) {

@@ -108,6 +108,8 @@ export interface ChunkErrorContext {
   syntax: RecordSyntax;
   /** All chunks of the load, to count the records before the failing one. */
   chunks: readonly Chunk[];
+  /** Binary format: the server's line N is the Nth tuple of the chunk, and Chunk.line its first tuple's number. */
+  binary?: boolean;
 }
 
 /** Turns a chunk's server error into a BAD_ROW / SERVER_ERROR naming file, line, record and column. */
@@ -117,6 +119,15 @@ export async function locateChunkError(error: PloaderError, chunk: Chunk, contex
   const reason = `${error.message}${server.sqlstate ? ` (SQLSTATE ${server.sqlstate})` : ''}${server.detail ? `; ${server.detail}` : ''}${server.hint ? `; hint: ${server.hint}` : ''}`;
   if (!at) {
     return new PloaderError(error.code, `${reason} — while loading lines from ${chunk.line} of ${context.file}`, { server, cause: error });
+  }
+  if (context.binary) {
+    const tuple = chunk.line + at.line - 1;
+    const column = at.column ?? server.column;
+    return new PloaderError(
+      isRowError(server.sqlstate) ? 'BAD_ROW' : error.code,
+      `tuple ${tuple}${column ? `, column ${column}` : ''}: ${reason} — fix the file and load again (nothing was loaded)`,
+      { position: { file: context.file, record: tuple, column }, server, cause: error },
+    );
   }
   const records = simulateServerLines(await readRange(context.file, chunk.start, chunk.end), context.syntax);
   const index = records.findIndex((r) => r.serverLine === at.line);

@@ -93,7 +93,8 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
     }
     // Duplicate keys: only keys the file feeds can repeat; those loads get a record locator column.
     const appending = target.hasRows && !options.truncate;
-    const uniqueKeys = fileFedUniqueKeys(target, columns, options.onConflict);
+    // Binary files: duplicates surface at the unique index build, by key (records are found by CSV/text rules).
+    const uniqueKeys = options.format === 'binary' ? [] : fileFedUniqueKeys(target, columns, options.onConflict);
     const locator = uniqueKeys.length > 0;
     const upsert = upsertFor(options.onConflict, appending, uniqueKeys, columns);
     const outgoing = strategy.publish === 'swap' ? await readOutgoingForeignKeys(client, target.oid) : [];

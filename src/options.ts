@@ -8,7 +8,8 @@ import path from 'node:path';
 import { ON_CONFLICT_MODES, type OnConflict } from './conflicts.ts';
 import { PloaderError } from './errors.ts';
 
-export type CopyFormat = 'csv' | 'text';
+export type CopyFormat = 'csv' | 'text' | 'binary';
+const FORMATS: readonly CopyFormat[] = ['csv', 'text', 'binary'];
 
 export interface LoadOptions {
   /** The input file. */
@@ -19,7 +20,7 @@ export interface LoadOptions {
   db?: string;
   /** Columns present in the file, in order. Omitted table columns get their defaults. Default: all columns. */
   columns?: string[];
-  /** COPY FORMAT. Default: `csv` for a `.csv` file, `text` (COPY's default) otherwise. */
+  /** COPY FORMAT. Default: `csv` for a `.csv` file, `binary` for `.bin`/`.pgcopy`, `text` (COPY's default) otherwise. */
   format?: CopyFormat;
   /** The first line is a header and is skipped. */
   header?: boolean;
@@ -133,9 +134,17 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   if (typeof options.file !== 'string' || options.file === '') {
     throw invalid('options.file must name the input file');
   }
-  const format = options.format ?? (path.extname(options.file).toLowerCase() === '.csv' ? 'csv' : 'text');
-  if (format !== 'csv' && format !== 'text') {
-    throw invalid(`options.format must be "csv" or "text", got ${received(format)}`);
+  const format = options.format ?? formatFromExtension(options.file);
+  if (!FORMATS.includes(format)) {
+    throw invalid(`options.format must be one of ${FORMATS.join(', ')}, got ${received(format)}`);
+  }
+  if (format === 'binary') {
+    for (const name of ['header', 'delimiter', 'quote', 'escape', 'null', 'encoding', 'forceNull', 'forceNotNull'] as const) {
+      if (options[name] !== undefined && options[name] !== false) throw invalid(`options.${name} does not apply to format "binary"`);
+    }
+    // Bad-row isolation and duplicate lines find records with the CSV/text rules.
+    if ((options.maxErrors ?? 0) > 0) throw invalid('options.maxErrors is not supported with format "binary": a bad tuple fails the load');
+    if (options.onConflict !== undefined && options.onConflict !== 'error') throw invalid(`options.onConflict ${options.onConflict} is not supported with format "binary"`);
   }
   const table = options.table ?? defaultTableName(options.file);
   if (table === '') throw invalid('options.table must not be empty');
@@ -147,7 +156,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     const delimiter = options.delimiter ?? ',';
     const quote = options.quote ?? '"';
     if (delimiter === quote) throw invalid(`options.delimiter and options.quote must differ, both are ${received(quote)}`);
-  } else {
+  } else if (format === 'text') {
     for (const name of ['quote', 'escape', 'forceNull', 'forceNotNull'] as const) {
       if (options[name] !== undefined) throw invalid(`options.${name} is only available with format "csv"`);
     }
@@ -216,6 +225,11 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     onProgress: options.onProgress ?? (() => {}),
     signal: options.signal,
   };
+}
+
+function formatFromExtension(file: string): CopyFormat {
+  const extension = path.extname(file).toLowerCase();
+  return extension === '.csv' ? 'csv' : extension === '.bin' || extension === '.pgcopy' ? 'binary' : 'text';
 }
 
 /** `data/votes.csv` → `votes`, as mysqlimport and pgloader name a table after its file. */

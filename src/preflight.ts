@@ -9,6 +9,10 @@ import type { ResolvedLoadOptions } from './options.ts';
 import { copyFromStdin, quoteIdent, qualified } from './sql.ts';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
+import { BINARY_SIGNATURE, BINARY_TRAILER } from './scan/binary-tuples.ts';
+
+/** A valid binary COPY stream with no tuples: signature, flags 0, no header extension, trailer. */
+const EMPTY_BINARY_COPY = Buffer.concat([BINARY_SIGNATURE, Buffer.alloc(8), BINARY_TRAILER]);
 
 /** The columns the file holds: as given, or COPY's default (every column but the generated ones). */
 export function resolveColumns(target: TargetFacts, options: Pick<ResolvedLoadOptions, 'columns'>): string[] {
@@ -39,7 +43,9 @@ export async function checkCopyOptions(client: pg.Client, target: TargetFacts, c
   try {
     await client.query(`CREATE TEMP TABLE ${quoteIdent(probe.name)} (LIKE ${qualified(target.table)}) ON COMMIT DROP`);
     const copy = client.query(copyFrom(copyFromStdin(probe, columns, options)));
-    await pipeline(async function* () {}, copy);
+    await pipeline(async function* () {
+      if (options.format === 'binary') yield EMPTY_BINARY_COPY;
+    }, copy);
   } catch (error) {
     const fields = serverFields(error);
     throw new PloaderError('INVALID_OPTION', `PostgreSQL rejects these COPY options: ${(error as Error).message}${fields?.hint ? ` (${fields.hint})` : ''}`, {

@@ -26,7 +26,7 @@ export function qualified({ schema, name }: QualifiedName): string {
 }
 
 export interface CopyStatementOptions {
-  format: 'csv' | 'text';
+  format: 'csv' | 'text' | 'binary';
   delimiter?: string;
   quote?: string;
   escape?: string;

@@ -12,6 +12,7 @@ import { connect } from '../src/connection.ts';
 import { PloaderError, serverFields, toWire, type WireError } from '../src/errors.ts';
 import { readRange, simulateServerLines } from '../src/line-mapping.ts';
 import { prepareLocatorSql, setLocatorSql } from '../src/conflicts.ts';
+import { BINARY_TRAILER } from '../src/scan/binary-tuples.ts';
 import { findBadRecord, type RejectedRecord } from '../src/rejects.ts';
 import type { RecordSyntax } from '../src/scan/record-syntax.ts';
 
@@ -33,6 +34,8 @@ export interface CopyChunkTask {
   markDoneSql: string;
   /** The stage has a record locator column (--on-conflict needs input lines of duplicate keys). */
   locator: boolean;
+  /** Binary format: bytes [0, binaryHeaderBytes) are the file header, sent before the chunk, and the trailer after it. */
+  binaryHeaderBytes?: number;
 }
 
 export type CopyChunkResult =
@@ -66,10 +69,20 @@ export default async function copyChunk(task: CopyChunkTask): Promise<CopyChunkR
 async function copyRange(client: pg.Client, task: CopyChunkTask, start: number, end: number, firstRecord: number): Promise<number> {
   if (task.locator) await client.query(setLocatorSql(firstRecord));
   const copy = client.query(copyFrom(task.copySql));
-  // createReadStream's `end` is inclusive; an empty range still runs the COPY, so it is checked the same way.
-  const source = end > start ? createReadStream(task.file, { start, end: end - 1, highWaterMark: READ_BLOCK_BYTES }) : async function* () {};
-  await pipeline(source, copy);
+  await pipeline(task.binaryHeaderBytes === undefined ? fileRange(task.file, start, end) : binaryFramed(task.file, task.binaryHeaderBytes, start, end), copy);
   return copy.rowCount ?? 0;
+}
+
+/** The bytes [start, end) of the file, streamed (createReadStream's `end` is inclusive). */
+async function* fileRange(file: string, start: number, end: number): AsyncGenerator<Buffer> {
+  if (end > start) yield* createReadStream(file, { start, end: end - 1, highWaterMark: READ_BLOCK_BYTES });
+}
+
+/** A binary COPY stream of its own: the file's header, the tuples in [start, end), the trailer. */
+async function* binaryFramed(file: string, headerBytes: number, start: number, end: number): AsyncGenerator<Buffer> {
+  yield* fileRange(file, 0, headerBytes);
+  yield* fileRange(file, start, end);
+  yield BINARY_TRAILER;
 }
 
 /** Runs inside the chunk's transaction; a savepoint per segment undoes a failed COPY's rows. */
