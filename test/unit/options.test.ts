@@ -164,7 +164,7 @@ describe('resolveLoadOptions rejects', () => {
     ['indexMemory without a unit', { file: 'v.csv', indexMemory: '64' }, 'options.indexMemory must be a size such as "64MB", got "64"'],
     ['indexMemory in lower case', { file: 'v.csv', indexMemory: '64mb' }, 'options.indexMemory must be a size such as "64MB", got "64mb"'],
     ['indexMemory with SQL in it', { file: 'v.csv', indexMemory: "64MB'; DROP TABLE x; --" }, 'options.indexMemory must be a size such as "64MB", got "64MB\'; DROP TABLE x; --"'],
-    ['an unknown format', { file: 'v.csv', format: 'binary' as 'csv' }, 'options.format must be "csv" or "text", got "binary"'],
+    ['an unknown format', { file: 'v.csv', format: 'xml' as 'csv' }, 'options.format must be one of csv, text, binary, got "xml"'],
     ['an empty file name', { file: '' }, 'options.file must name the input file'],
     ['an empty table', { file: 'v.csv', table: '' }, 'options.table must not be empty'],
     ['chunkBytes 0', { file: 'v.csv', chunkBytes: 0 }, 'options.chunkBytes must be a positive integer, got 0'],
