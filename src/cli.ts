@@ -66,7 +66,9 @@ async function main(): Promise<number> {
     );
     return EXIT.OK;
   }
-  if (!argv.file) throw new PloaderError('INVALID_OPTION', 'name the file to load: ploader [options] <file> (see --help)');
+  // yargs hands a lone "-" (standard input, as psql and tar spell it) over as an empty string.
+  const file = argv.file === '' && process.argv.includes('-') ? '-' : argv.file;
+  if (!file) throw new PloaderError('INVALID_OPTION', 'name the file to load: ploader [options] <file> (see --help)');
 
   const progress = createProgressReporter({
     output: process.stderr,
@@ -82,7 +84,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const options: LoadOptions = {
-    file: argv.file as string,
+    file,
     table: argv.table,
     db: argv.db,
     columns: list(argv.columns),

@@ -106,8 +106,10 @@ export async function readRange(file: string, start: number, end: number): Promi
 export interface ChunkErrorContext {
   file: string;
   syntax: RecordSyntax;
-  /** All chunks of the load, to count the records before the failing one. */
-  chunks: readonly Chunk[];
+  /** The failing chunk's bytes (from the file, or a stream's batch in memory). */
+  read: (chunk: Chunk) => Promise<Buffer>;
+  /** Records in the input before the chunk, when known. */
+  recordsBefore: () => Promise<number | undefined>;
   /** Binary format: the server's line N is the Nth tuple of the chunk, and Chunk.line its first tuple's number. */
   binary?: boolean;
 }
@@ -129,21 +131,17 @@ export async function locateChunkError(error: PloaderError, chunk: Chunk, contex
       { position: { file: context.file, record: tuple, column }, server, cause: error },
     );
   }
-  const records = simulateServerLines(await readRange(context.file, chunk.start, chunk.end), context.syntax);
+  const records = simulateServerLines(await context.read(chunk), context.syntax);
   const index = records.findIndex((r) => r.serverLine === at.line);
   const record = records[index === -1 ? records.length - 1 : index];
-  let recordsBefore = 0;
-  for (const earlier of context.chunks) {
-    if (earlier.index >= chunk.index) break;
-    recordsBefore += simulateServerLines(await readRange(context.file, earlier.start, earlier.end), context.syntax).length;
-  }
+  const recordsBefore = await context.recordsBefore();
   const position = {
     file: context.file,
     line: chunk.line + (record?.line ?? 1) - 1,
-    record: recordsBefore + (index === -1 ? records.length : index + 1),
+    record: recordsBefore === undefined ? undefined : recordsBefore + (index === -1 ? records.length : index + 1),
     column: at.column ?? server.column,
   };
-  const where = `record ${position.record}${position.column ? `, column ${position.column}` : ''}`;
+  const where = [position.record === undefined ? undefined : `record ${position.record}`, position.column ? `column ${position.column}` : undefined].filter(Boolean).join(', ') || 'a row';
   const code = isRowError(server.sqlstate) ? 'BAD_ROW' : error.code;
   return new PloaderError(code, `${where}: ${reason} — fix the row and load again (nothing was loaded)`, { position, server, cause: error });
 }

@@ -41,6 +41,7 @@ import {
   type ResumeState,
 } from './run-ledger.ts';
 import { planChunks, syntaxOf } from './split.ts';
+import { DEFAULT_STREAM_BATCH_BYTES, isStreamInput, openInputStream, recordBatches } from './stream-batches.ts';
 import { SQLSTATE } from './sqlstate.ts';
 import { copyFromStdin, qualified, type QualifiedName } from './sql.ts';
 import { createStageSql } from './stage.ts';
@@ -49,7 +50,8 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
   const options = resolveLoadOptions(input);
   const started = performance.now();
   const phases: PhaseTimings = { split: 0, load: 0, durable: 0, indexes: 0, publish: 0 };
-  const file = await checkInputFile(options.file);
+  const streaming = isStreamInput(options.file);
+  const file = options.file === '-' ? { size: 0, mtimeMs: 0 } : await checkInputFile(options.file);
   const identity = { file: path.resolve(options.file), size: file.size, mtimeMs: file.mtimeMs };
   throwIfAborted(options.signal);
 
@@ -80,7 +82,8 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
     }
 
     let phaseStart = performance.now();
-    const chunks = resumed ? resumed.state.chunks : await planChunks(options, file.size);
+    // A stream is cut into batches as it is read (stream-batches.ts); a file is planned up front.
+    const chunks = resumed ? resumed.state.chunks : streaming ? [] : await planChunks(options, file.size);
     phases.split = performance.now() - phaseStart;
 
     const strategy = chooseStrategy({ server, targetHasRows: target.hasRows, truncate: options.truncate, swapBlockers: target.swapBlockers });
@@ -94,7 +97,7 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
     // Duplicate keys: only keys the file feeds can repeat; those loads get a record locator column.
     const appending = target.hasRows && !options.truncate;
     // Binary files: duplicates surface at the unique index build, by key (records are found by CSV/text rules).
-    const uniqueKeys = options.format === 'binary' ? [] : fileFedUniqueKeys(target, columns, options.onConflict);
+    const uniqueKeys = options.format === 'binary' || streaming ? [] : fileFedUniqueKeys(target, columns, options.onConflict);
     const locator = uniqueKeys.length > 0;
     const upsert = upsertFor(options.onConflict, appending, uniqueKeys, columns);
     const outgoing = strategy.publish === 'swap' ? await readOutgoingForeignKeys(client, target.oid) : [];
@@ -106,7 +109,7 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
     if (options.dryRun) {
       return { ...base, dryRun: true, rows: 0, wallMs: performance.now() - started, phases, warnings, plan: { stage: qualified(stage), copySql, chunks, steps } };
     }
-    if (chunks.length === 0) {
+    if (chunks.length === 0 && !streaming) {
       warnings.push(`${options.file} holds no rows${options.header ? ' after its header' : ''}: nothing was loaded and ${qualified(target.table)} is unchanged`);
       return { ...base, dryRun: false, rows: 0, wallMs: performance.now() - started, phases, warnings };
     }
@@ -122,15 +125,28 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
     try {
       phaseStart = performance.now();
       const pending = resumed ? chunks.filter((c) => !resumed.state.done.has(c.index)) : chunks;
-      options.onProgress({ kind: 'phase', phase: 'load', detail: `${pending.length} chunks${resumed ? ` (${chunks.length - pending.length} done before)` : ''}, ${options.workers} workers` });
+      options.onProgress({
+        kind: 'phase',
+        phase: 'load',
+        detail: streaming ? `streamed in batches, ${options.workers} workers` : `${pending.length} chunks${resumed ? ` (${chunks.length - pending.length} done before)` : ''}, ${options.workers} workers`,
+      });
       const prior: RejectedRecord[] = resumed?.state.rejects ?? [];
-      const copied = await copyChunks(options, chunks, pending, { runId, copySql, markDoneSql: markChunkDoneSql(ledger), priorRejects: prior.length, locator }, client);
+      const source = streaming
+        ? { chunks: recordBatches(openInputStream(options.file), syntaxOf(options), options.chunkBytes ?? DEFAULT_STREAM_BATCH_BYTES, options.header) }
+        : { chunks: inOrder(pending), totalBytes: pending.reduce((sum, c) => sum + c.end - c.start, 0), plan: chunks };
+      const copied = await copyChunks(options, source, { runId, copySql, markDoneSql: markChunkDoneSql(ledger), priorRejects: prior.length, locator }, client);
+      if (streaming) Object.assign(base, { chunks: copied.recordsPerChunk.size, bytes: copied.bytes });
+      if (streaming && copied.rows === 0 && copied.rejects.length === 0) {
+        await dropRun(client, { stage, ledger });
+        warnings.push(`${options.file} holds no rows${options.header ? ' after its header' : ''}: nothing was loaded and ${qualified(target.table)} is unchanged`);
+        return { ...base, dryRun: false, rows: 0, wallMs: performance.now() - started, phases, warnings };
+      }
       const rows = copied.rows + (resumed?.state.rowsDone ?? 0);
       const recordsPerChunk = new Map([...(resumed?.state.recordsPerChunk ?? []), ...copied.recordsPerChunk]);
       const duplicates = locator ? await applyConflictPolicy(client, options, stage, target, uniqueKeys, appending, chunks) : [];
       const rejects = numberRejects([...prior, ...copied.rejects, ...duplicates], recordsPerChunk);
       phases.load = performance.now() - phaseStart;
-      await checkInputUnchanged(options.file, file);
+      if (options.file !== '-') await checkInputUnchanged(options.file, file);
       throwIfAborted(options.signal);
 
       const finalized = await finalize(options, steps, runId);
@@ -171,6 +187,10 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+async function* inOrder(chunks: readonly Chunk[]): AsyncGenerator<{ chunk: Chunk }> {
+  for (const chunk of chunks) yield { chunk };
 }
 
 function describeLeftovers(leftovers: readonly LeftoverRun[]): string[] {

@@ -146,6 +146,13 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     if ((options.maxErrors ?? 0) > 0) throw invalid('options.maxErrors is not supported with format "binary": a bad tuple fails the load');
     if (options.onConflict !== undefined && options.onConflict !== 'error') throw invalid(`options.onConflict ${options.onConflict} is not supported with format "binary"`);
   }
+  if (options.file === '-' || options.file.toLowerCase().endsWith('.gz')) {
+    // Streams are cut into batches as they are read: nothing to resume from, no byte ranges to re-read.
+    if (format === 'binary') throw invalid(`options.format "binary" cannot be read from a stream (${options.file}): decompress it to a file first`);
+    if (options.resume) throw invalid(`options.resume needs a file; ${options.file === '-' ? 'standard input' : options.file} is read as a stream`);
+    if (options.onConflict !== undefined && options.onConflict !== 'error') throw invalid(`options.onConflict ${options.onConflict} needs a file; ${options.file} is read as a stream`);
+    if (options.file === '-' && options.table === undefined) throw invalid('options.table is required when reading standard input');
+  }
   const table = options.table ?? defaultTableName(options.file);
   if (table === '') throw invalid('options.table must not be empty');
 
@@ -228,7 +235,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
 }
 
 function formatFromExtension(file: string): CopyFormat {
-  const extension = path.extname(file).toLowerCase();
+  const extension = path.extname(file.toLowerCase().replace(/\.gz$/, ''));
   return extension === '.csv' ? 'csv' : extension === '.bin' || extension === '.pgcopy' ? 'binary' : 'text';
 }
 

@@ -26,6 +26,8 @@ export interface RejectedRecord {
   column?: string;
   sqlstate?: string;
   message: string;
+  /** The record's bytes, base64, when the input is a stream that cannot be read again. */
+  bytes?: string;
 }
 
 /** A rejected record once the main thread knows how many records came before its chunk. */
@@ -89,6 +91,10 @@ export async function writeRejects(inputFile: string, rejectFile: string, reject
   await writeFile(rejectFile, '');
   await writeFile(`${rejectFile}.log`, rejects.map((r) => `${JSON.stringify({ line: r.line, record: r.record, column: r.column ?? null, sqlstate: r.sqlstate ?? null, message: r.message })}\n`).join(''));
   for (const reject of rejects) {
+    if (reject.bytes !== undefined) {
+      await appendFile(rejectFile, Buffer.from(reject.bytes, 'base64'));
+      continue;
+    }
     const bytes: Buffer[] = [];
     for await (const part of createReadStream(inputFile, { start: reject.start, end: reject.end - 1 })) bytes.push(part as Buffer);
     await appendFile(rejectFile, Buffer.concat(bytes));

@@ -22,6 +22,8 @@ export interface CopyChunkTask {
   role: string;
   copySql: string;
   file: string;
+  /** A stream's batch: the bytes [start, end) themselves (the file cannot be re-read). */
+  data?: Uint8Array;
   chunk: number;
   start: number;
   end: number;
@@ -69,8 +71,18 @@ export default async function copyChunk(task: CopyChunkTask): Promise<CopyChunkR
 async function copyRange(client: pg.Client, task: CopyChunkTask, start: number, end: number, firstRecord: number): Promise<number> {
   if (task.locator) await client.query(setLocatorSql(firstRecord));
   const copy = client.query(copyFrom(task.copySql));
-  await pipeline(task.binaryHeaderBytes === undefined ? fileRange(task.file, start, end) : binaryFramed(task.file, task.binaryHeaderBytes, start, end), copy);
+  const source = task.data
+    ? [Buffer.from(task.data.buffer, task.data.byteOffset + start - task.start, end - start)]
+    : task.binaryHeaderBytes === undefined
+      ? fileRange(task.file, start, end)
+      : binaryFramed(task.file, task.binaryHeaderBytes, start, end);
+  await pipeline(source, copy);
   return copy.rowCount ?? 0;
+}
+
+/** Bytes [start, end) of the chunk's input, from memory or from the file. */
+async function readBytes(task: CopyChunkTask, start: number, end: number): Promise<Buffer> {
+  return task.data ? Buffer.from(task.data.buffer, task.data.byteOffset + start - task.start, end - start) : readRange(task.file, start, end);
 }
 
 /** The bytes [start, end) of the file, streamed (createReadStream's `end` is inclusive). */
@@ -100,7 +112,7 @@ async function copySettingAsideBadRows(client: pg.Client, task: CopyChunkTask, r
       const server = serverFields(error);
       if (!server) throw error;
       await client.query('ROLLBACK TO SAVEPOINT segment');
-      const data = await readRange(task.file, segment, task.end);
+      const data = await readBytes(task, segment, task.end);
       const bad = findBadRecord(server, simulateServerLines(data, task.syntax), data.length);
       if (!bad) throw error;
       // The records before the bad one were accepted a moment ago; send them again, then skip the bad one.
@@ -114,6 +126,8 @@ async function copySettingAsideBadRows(client: pg.Client, task: CopyChunkTask, r
         column: bad.column,
         sqlstate: server.sqlstate,
         message: (error as Error).message,
+        // A stream cannot be read again for the reject file: the record's bytes travel with it.
+        bytes: task.data ? data.subarray(bad.start, bad.end).toString('base64') : undefined,
       });
       if (rejects.length > task.maxRejects) throw new PloaderError('TOO_MANY_BAD_ROWS', `more than ${task.maxRejects} bad rows`);
       recordsBefore += bad.index + 1;
