@@ -86,7 +86,7 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
     const chunks = resumed ? resumed.state.chunks : streaming ? [] : await planChunks(options, file.size);
     phases.split = performance.now() - phaseStart;
 
-    const strategy = chooseStrategy({ server, targetHasRows: target.hasRows, truncate: options.truncate, swapBlockers: target.swapBlockers });
+    const strategy = chooseStrategy({ server, durability: options.durability, targetHasRows: target.hasRows, truncate: options.truncate, swapBlockers: target.swapBlockers });
     const runId = resumed?.run.runId ?? randomBytes(4).toString('hex');
     const stage: QualifiedName = resumed?.run.stage ?? { schema: target.table.schema, name: stagingTableName(target.table.name, runId) };
     const ledger = ledgerName(stage);
@@ -117,7 +117,7 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
     if (!resumed) {
       const meta = { runId, targetOid: target.oid, ...identity, copySql, startedAt: new Date().toISOString() };
       await inTransaction(client, [
-        ...createStageSql(target, stage, runId),
+        ...createStageSql(target, stage, runId, strategy.loggedStage),
         ...(locator ? [addLocatorSql(stage)] : []),
         ...createLedgerSql(ledger, meta, chunks),
       ]);

@@ -7,6 +7,9 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { ON_CONFLICT_MODES, type OnConflict } from './conflicts.ts';
 import { PloaderError } from './errors.ts';
+import type { Durability } from './plan.ts';
+
+const DURABILITY: readonly Durability[] = ['auto', 'logged-stage', 'set-logged'];
 
 export type CopyFormat = 'csv' | 'text' | 'binary';
 const FORMATS: readonly CopyFormat[] = ['csv', 'text', 'binary'];
@@ -50,6 +53,11 @@ export interface LoadOptions {
   dryRun?: boolean;
   /** Continue an interrupted load of this file into this table from its committed chunks (or start afresh if none). */
   resume?: boolean;
+  /**
+   * How a swapped-in stage becomes durable: `auto` (from wal_level: a LOGGED stage under replica, an
+   * UNLOGGED one with SET LOGGED under minimal), or forced for measurements.
+   */
+  durability?: Durability;
   /** maintenance_work_mem for each index-build session. */
   indexMemory?: string;
   /** Called with progress events; see progress.ts. */
@@ -94,6 +102,7 @@ export interface ResolvedLoadOptions {
   truncate: boolean;
   dryRun: boolean;
   resume: boolean;
+  durability: Durability;
   indexMemory: string;
   onProgress: (event: ProgressEvent) => void;
   signal: AbortSignal | undefined;
@@ -108,7 +117,7 @@ export const MAX_WORKERS = 256;
 
 const KNOWN_OPTIONS = new Set([
   'file', 'table', 'db', 'columns', 'format', 'header', 'delimiter', 'quote', 'escape', 'null', 'encoding',
-  'forceNull', 'forceNotNull', 'workers', 'chunkBytes', 'maxErrors', 'rejectFile', 'onConflict', 'truncate', 'dryRun', 'resume', 'indexMemory', 'onProgress', 'signal',
+  'forceNull', 'forceNotNull', 'workers', 'chunkBytes', 'maxErrors', 'rejectFile', 'onConflict', 'truncate', 'dryRun', 'resume', 'durability', 'indexMemory', 'onProgress', 'signal',
 ]);
 
 function invalid(message: string): PloaderError {
@@ -201,6 +210,8 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   if (!ON_CONFLICT_MODES.includes(onConflict)) {
     throw invalid(`options.onConflict must be one of ${ON_CONFLICT_MODES.join(', ')}, got ${received(onConflict)}`);
   }
+  const durability = options.durability ?? 'auto';
+  if (!DURABILITY.includes(durability)) throw invalid(`options.durability must be one of ${DURABILITY.join(', ')}, got ${received(durability)}`);
   const indexMemory = options.indexMemory ?? DEFAULT_INDEX_MEMORY;
   if (!/^\d+\s*(kB|MB|GB)$/.test(indexMemory)) {
     throw invalid(`options.indexMemory must be a size such as "64MB", got ${received(indexMemory)}`);
@@ -228,6 +239,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     truncate: options.truncate ?? false,
     dryRun: options.dryRun ?? false,
     resume: options.resume ?? false,
+    durability,
     indexMemory,
     onProgress: options.onProgress ?? (() => {}),
     signal: options.signal,

@@ -61,7 +61,9 @@ export type PublishMethod = 'swap' | 'insert';
 export interface Strategy {
   /** swap: the stage, made durable and indexed, takes the target's place; insert: INSERT ... SELECT into the target. */
   publish: PublishMethod;
-  /** Run ALTER TABLE stage SET LOGGED before the index builds (swap only; an insert copies into the logged target). */
+  /** Create the stage LOGGED, so the parallel COPYs write WAL as they go and no SET LOGGED is needed (swap only). */
+  loggedStage: boolean;
+  /** Run ALTER TABLE stage SET LOGGED before the index builds (swap with an UNLOGGED stage only). */
   setLoggedBeforeIndexes: boolean;
   /** Build the target's indexes on the stage in parallel sessions (swap only; an insert maintains the target's own). */
   buildIndexesOnStage: boolean;
@@ -69,8 +71,12 @@ export interface Strategy {
   reason: string;
 }
 
+/** How the swapped-in stage becomes durable: chosen from wal_level (`auto`), or forced (benchmarks). */
+export type Durability = 'auto' | 'logged-stage' | 'set-logged';
+
 export interface StrategyInput {
   server: Pick<ServerFacts, 'walLevel'>;
+  durability?: Durability;
   targetHasRows: boolean;
   truncate: boolean;
   swapBlockers: readonly string[];
@@ -83,10 +89,11 @@ export interface StrategyInput {
  * there; under replica the rewrite WAL-logs the heap once, which measured the same as COPYing into a
  * logged stage in parallel. See README "How the finalizer chooses".
  */
-export function chooseStrategy({ server, targetHasRows, truncate, swapBlockers }: StrategyInput): Strategy {
+export function chooseStrategy({ server, durability = 'auto', targetHasRows, truncate, swapBlockers }: StrategyInput): Strategy {
   if (targetHasRows && !truncate) {
     return {
       publish: 'insert',
+      loggedStage: false,
       setLoggedBeforeIndexes: false,
       buildIndexesOnStage: false,
       truncate: false,
@@ -96,27 +103,33 @@ export function chooseStrategy({ server, targetHasRows, truncate, swapBlockers }
   if (swapBlockers.length > 0) {
     return {
       publish: 'insert',
+      loggedStage: false,
       setLoggedBeforeIndexes: false,
       buildIndexesOnStage: false,
       truncate,
       reason: `the stage cannot take the target's place (${swapBlockers.join('; ')}): rows are copied in with one INSERT ... SELECT`,
     };
   }
-  const wal =
-    server.walLevel === 'minimal'
-      ? 'wal_level=minimal: SET LOGGED on the unlogged stage writes no WAL'
-      : `wal_level=${server.walLevel}: SET LOGGED WAL-logs the heap once, before the index builds (after them it would rebuild every index)`;
+  const loggedStage = durability === 'auto' ? server.walLevel !== 'minimal' : durability === 'logged-stage';
+  const why =
+    durability !== 'auto'
+      ? `durability forced to ${durability}`
+      : loggedStage
+        ? `wal_level=${server.walLevel}: the stage is LOGGED, so the parallel COPYs write the WAL as they go; an UNLOGGED stage would need SET LOGGED, which WAL-logs the whole heap again afterwards`
+        : 'wal_level=minimal: the stage is UNLOGGED and SET LOGGED before the index builds writes no WAL (the new file is fsynced at commit)';
   return {
     publish: 'swap',
-    setLoggedBeforeIndexes: true,
+    loggedStage,
+    setLoggedBeforeIndexes: !loggedStage,
     buildIndexesOnStage: true,
     truncate,
-    reason: `${truncate ? 'replacing the target' : 'the target is empty'}: stage made durable, indexed in parallel sessions, then swapped in (no second copy); ${wal}`,
+    reason: `${truncate ? 'replacing the target' : 'the target is empty'}: stage indexed in parallel sessions, then swapped in (no second copy); ${why}`,
   };
 }
 
 /** `ploader_<target>_<runid>`, recognisable as ours and within PostgreSQL's 63-byte identifier limit. */
 export function stagingTableName(target: string, runId: string): string {
-  const readable = target.toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, 40);
+  // 8 + 32 + 1 + 8 bytes, and the ledger's `_chunks` after it, stay within 63.
+  const readable = target.toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, 32);
   return `ploader_${readable}_${runId}`;
 }

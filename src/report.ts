@@ -62,7 +62,7 @@ export function formatPlan(report: LoadReport): string {
   const lines = [
     `plan for loading ${report.file} (${report.bytes} bytes) into ${report.table} — dry run, nothing loaded`,
     `strategy: ${report.strategy.publish} — ${report.strategy.reason}`,
-    `stage: ${plan.stage} (UNLOGGED)`,
+    `stage: ${plan.stage} (${report.strategy.loggedStage ? 'LOGGED' : 'UNLOGGED'})`,
     `chunks: ${plan.chunks.length} over ${report.workers} workers`,
     ...plan.chunks.map((c) => `  #${c.index}: bytes [${c.start}, ${c.end}) from line ${c.line}`),
     `each chunk: ${plan.copySql}`,

@@ -13,9 +13,9 @@ export const STAGE_COMMENT_PREFIX = 'ploader stage';
  * compression and column comments. Not indexes: those are built after the data is in.
  * Identity columns become plain columns whose default is the target's identity sequence.
  */
-export function createStageSql(target: TargetFacts, stage: QualifiedName, runId: string): string[] {
+export function createStageSql(target: TargetFacts, stage: QualifiedName, runId: string, logged = false): string[] {
   const statements = [
-    `CREATE UNLOGGED TABLE ${qualified(stage)} (LIKE ${qualified(target.table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS)`,
+    `CREATE ${logged ? '' : 'UNLOGGED '}TABLE ${qualified(stage)} (LIKE ${qualified(target.table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS)`,
   ];
   for (const column of target.columns) {
     if (column.identity && column.identitySequence) {

@@ -71,7 +71,9 @@ describe('resolveLoadOptions defaults', () => {
     ['votes.txt', 'text'],
     ['votes.tsv', 'text'],
     ['votes', 'text'],
-    ['votes.csv.gz', 'text'],
+    ['votes.csv.gz', 'csv'], // a .gz suffix is looked through (streams)
+    ['votes.tsv.gz', 'text'],
+    ['votes.bin', 'binary'],,
     ['csv', 'text'],
   ])('format of %s defaults to %s', (file, format) => {
     expect(resolveLoadOptions({ file }).format).toBe(format);

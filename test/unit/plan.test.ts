@@ -114,7 +114,7 @@ describe('chooseStrategy', () => {
 
   it('appends with INSERT ... SELECT when the target holds rows and --truncate is not given', () => {
     const strategy = chooseStrategy(input({ targetHasRows: true, swapBlockers: ['the target is partitioned'] }));
-    expect(strategy).toMatchObject({ publish: 'insert', setLoggedBeforeIndexes: false, buildIndexesOnStage: false, truncate: false });
+    expect(strategy).toMatchObject({ publish: 'insert', loggedStage: false, setLoggedBeforeIndexes: false, buildIndexesOnStage: false, truncate: false });
     expect(strategy.reason).toMatch(/already holds rows/);
     expect(strategy.reason).toMatch(/INSERT \.\.\. SELECT/);
   });
@@ -131,19 +131,30 @@ describe('chooseStrategy', () => {
     for (const blocker of blockers) expect(strategy.reason).toContain(blocker);
   });
 
-  it.each<[StrategyInput['server']['walLevel'], RegExp]>([
-    ['minimal', /wal_level=minimal: SET LOGGED on the unlogged stage writes no WAL/],
-    ['replica', /wal_level=replica: SET LOGGED WAL-logs the heap once, before the index builds/],
-    ['logical', /wal_level=logical: SET LOGGED WAL-logs the heap once, before the index builds/],
-  ])('swaps an empty target, giving the reason for wal_level=%s', (walLevel, reason) => {
+  it.each<[StrategyInput['server']['walLevel'], boolean, RegExp]>([
+    ['minimal', false, /wal_level=minimal: the stage is UNLOGGED and SET LOGGED before the index builds writes no WAL/],
+    ['replica', true, /wal_level=replica: the stage is LOGGED, so the parallel COPYs write the WAL as they go/],
+    ['logical', true, /wal_level=logical: the stage is LOGGED/],
+  ])('swaps an empty target, durable as wal_level=%s makes cheapest (logged stage: %s)', (walLevel, loggedStage, reason) => {
     const strategy = chooseStrategy(input({ server: { walLevel } }));
-    expect(strategy).toEqual({ publish: 'swap', setLoggedBeforeIndexes: true, buildIndexesOnStage: true, truncate: false, reason: expect.stringMatching(reason) });
+    expect(strategy).toEqual({ publish: 'swap', loggedStage, setLoggedBeforeIndexes: !loggedStage, buildIndexesOnStage: true, truncate: false, reason: expect.stringMatching(reason) });
     expect(strategy.reason).toMatch(/^the target is empty/);
+  });
+
+  it.each<['logged-stage' | 'set-logged', boolean]>([
+    ['logged-stage', true],
+    ['set-logged', false],
+  ])('durability %s is honoured whatever the wal_level', (durability, loggedStage) => {
+    for (const walLevel of ['minimal', 'replica'] as const) {
+      const strategy = chooseStrategy(input({ server: { walLevel }, durability }));
+      expect(strategy).toMatchObject({ loggedStage, setLoggedBeforeIndexes: !loggedStage });
+      expect(strategy.reason).toMatch(new RegExp(`durability forced to ${durability}`));
+    }
   });
 
   it.each([[false], [true]])('carries --truncate into a swap (target has rows: %s)', (targetHasRows) => {
     const strategy = chooseStrategy(input({ targetHasRows, truncate: true }));
-    expect(strategy).toMatchObject({ publish: 'swap', setLoggedBeforeIndexes: true, truncate: true });
+    expect(strategy).toMatchObject({ publish: 'swap', loggedStage: true, setLoggedBeforeIndexes: false, truncate: true });
     expect(strategy.reason).toMatch(/^replacing the target/);
   });
 });

@@ -7,6 +7,7 @@ import { formatPlan, formatReport, type LoadReport } from '../../src/report.ts';
 
 const SWAP: Strategy = {
   publish: 'swap',
+  loggedStage: false,
   setLoggedBeforeIndexes: true,
   buildIndexesOnStage: true,
   truncate: false,
