@@ -125,12 +125,11 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const db = process.argv.find((_, i, all) => all[i - 1] === '--db' || all[i - 1] === '-d');
     if (error instanceof PloaderError) {
-      process.stderr.write(`ploader: ${redact(`${formatPosition(error.position)}${error.message}`, db)}\n`);
+      process.stderr.write(`ploader: ${redact(`${formatPosition(error.position)}${error.message}`)}\n`);
       process.exit(error.code === 'INVALID_OPTION' ? EXIT.USAGE : EXIT.FAILED);
     }
-    process.stderr.write(`ploader: ${redact(error instanceof Error ? (error.stack ?? error.message) : String(error), db)}\n`);
+    process.stderr.write(`ploader: ${redact(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`);
     process.exit(EXIT.FAILED);
   },
 );

@@ -73,7 +73,7 @@ describe('resolveLoadOptions defaults', () => {
     ['votes', 'text'],
     ['votes.csv.gz', 'csv'], // a .gz suffix is looked through (streams)
     ['votes.tsv.gz', 'text'],
-    ['votes.bin', 'binary'],,
+    ['votes.bin', 'binary'],
     ['csv', 'text'],
   ])('format of %s defaults to %s', (file, format) => {
     expect(resolveLoadOptions({ file }).format).toBe(format);
