@@ -109,8 +109,9 @@ export interface ResolvedLoadOptions {
 }
 
 /**
- * 64MB per index-build session: measured on 2 cores with 7.5M rows (PK + 2 indexes in three parallel
- * sessions: 11 s at 64MB, 14.4 s at the defaults, 17-23 s at 256MB-1GB). See README "Benchmarks".
+ * 64MB per index-build session: with several builds sharing few cores, small sorts win. PK + 2 indexes
+ * on 7.5M votes in three parallel sessions, 2 cores: PG 15, 11 s at 64MB against 14.4 s at the defaults
+ * and 17-23 s at 256MB-1GB; PG 18, 7.9 s at 64MB against 10.6 s at 256MB (scripts/bench-variants.ts).
  */
 export const DEFAULT_INDEX_MEMORY = '64MB';
 export const MAX_WORKERS = 256;

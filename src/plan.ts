@@ -83,11 +83,13 @@ export interface StrategyInput {
 }
 
 /**
- * Why SET LOGGED runs before the index builds: it rewrites the heap and every index, so after the
- * builds it costs 19-23 s on 7.5M rows (2 cores, PG 15), before them 3-4 s. Under wal_level=minimal the
- * rewrite writes no WAL at all (the new file is fsynced at commit), so the unlogged stage is cheapest
- * there; under replica the rewrite WAL-logs the heap once, which measured the same as COPYing into a
- * logged stage in parallel. See README "How the finalizer chooses".
+ * How the stage becomes durable, measured side by side (scripts/bench-variants.ts, PG 18, 2 cores,
+ * 7.5M votes, wal_level=replica): a LOGGED stage filled in parallel took 15.1 s in all (551 MB of
+ * WAL); an UNLOGGED stage made LOGGED before the index builds 19.7 s (913 MB: SET LOGGED writes the
+ * heap as full pages); SET LOGGED after the builds 22.6 s (it rewrites the heap and every index).
+ * Under wal_level=minimal SET LOGGED writes no WAL (the new file is fsynced at commit), while a
+ * logged stage would still WAL-log every row (each worker's COPY is its own transaction), so there
+ * the stage is UNLOGGED and SET LOGGED runs before the index builds. See README "How the finalizer chooses".
  */
 export function chooseStrategy({ server, durability = 'auto', targetHasRows, truncate, swapBlockers }: StrategyInput): Strategy {
   if (targetHasRows && !truncate) {

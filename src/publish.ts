@@ -70,6 +70,8 @@ export async function publishBySwap(
   ledger: QualifiedName,
   runId: string,
   truncate: boolean,
+  /** Rows in the stage, as the workers' COPYs counted them (no count(*) under the lock). */
+  stageRows: number,
 ): Promise<PublishResult> {
   try {
     return await inTransaction(client, async () => {
@@ -86,10 +88,9 @@ export async function publishBySwap(
         }
       }
       const carried = await captureDependents(client, target);
-      const { rows: [{ count }] } = await client.query(`SELECT count(*)::bigint AS count FROM ${qualified(stage)}`);
       await swap(client, target, stage, runId, carried);
       await client.query(dropStageSql(ledger));
-      return { method: 'swap' as const, rows: Number(count) };
+      return { method: 'swap' as const, rows: stageRows };
     });
   } catch (error) {
     const fields = serverFields(error);
