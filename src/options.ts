@@ -8,13 +8,15 @@ import path from 'node:path';
 import { ON_CONFLICT_MODES, type OnConflict } from './conflicts.ts';
 import { PloaderError } from './errors.ts';
 import type { Durability } from './plan.ts';
+import type { CopyStatementOptions } from './sql.ts';
 
 const DURABILITY: readonly Durability[] = ['auto', 'logged-stage', 'set-logged'];
 
 export type CopyFormat = 'csv' | 'text' | 'binary';
 const FORMATS: readonly CopyFormat[] = ['csv', 'text', 'binary'];
 
-export interface LoadOptions {
+/** COPY's own options (delimiter, quote, escape, null, encoding, forceNull, forceNotNull) keep COPY's meanings. */
+export interface LoadOptions extends Omit<CopyStatementOptions, 'format'> {
   /** The input file. */
   file: string;
   /** Target table as an SQL name (`votes`, `public.votes`, `"My Table"`). Default: the file's base name. */
@@ -27,13 +29,6 @@ export interface LoadOptions {
   format?: CopyFormat;
   /** The first line is a header and is skipped. */
   header?: boolean;
-  delimiter?: string;
-  quote?: string;
-  escape?: string;
-  null?: string;
-  encoding?: string;
-  forceNull?: string[];
-  forceNotNull?: string[];
   /** Parallel COPY sessions. Default: the host's cores. */
   workers?: number;
   /** Target size of one chunk of the input in bytes. Default: sized for load balance, see `defaultChunkBytes`. */
@@ -54,8 +49,8 @@ export interface LoadOptions {
   /** Continue an interrupted load of this file into this table from its committed chunks (or start afresh if none). */
   resume?: boolean;
   /**
-   * How a swapped-in stage becomes durable: `auto` (from wal_level: a LOGGED stage under replica, an
-   * UNLOGGED one with SET LOGGED under minimal), or forced for measurements.
+   * How a swapped-in stage becomes durable: `auto` (a LOGGED stage, measured cheapest under every
+   * wal_level), or forced for measurements (`set-logged`: an UNLOGGED stage, SET LOGGED before the builds).
    */
   durability?: Durability;
   /** maintenance_work_mem for each index-build session. */

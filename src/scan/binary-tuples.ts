@@ -13,9 +13,8 @@
  * is sent, naming the byte; two are stricter: every tuple must have the first one's field count (the
  * server compares with the table's column count), and the trailer may not be left out.
  */
-import { open } from 'node:fs/promises';
 import { PloaderError } from '../errors.ts';
-import { DEFAULT_SCAN_BLOCK_BYTES } from './file-boundaries.ts';
+import { DEFAULT_SCAN_BLOCK_BYTES, readFileInBlocks } from './file-blocks.ts';
 
 export interface BinaryLayout {
   /** The file's header (signature, flags, extension): sent before every chunk. */
@@ -288,21 +287,7 @@ export function scanBinaryTuples(data: Buffer, targets: readonly number[], file?
 /** Reads the whole file front to back into one reused buffer: the trailer, and anything after it,
  * is only found at the end. Format errors name `path` as their position. */
 export async function scanBinaryFile(path: string, targets: readonly number[], blockBytes = DEFAULT_SCAN_BLOCK_BYTES): Promise<BinaryLayout> {
-  if (!Number.isSafeInteger(blockBytes) || blockBytes <= 0) {
-    throw new RangeError(`Expected blockBytes to be a positive integer, got ${blockBytes}`);
-  }
   const scanner = new BinaryTupleScanner(targets, path);
-  const file = await open(path, 'r');
-  try {
-    const block = Buffer.allocUnsafe(blockBytes);
-    for (let position = 0; ; ) {
-      const { bytesRead } = await file.read(block, 0, blockBytes, position);
-      if (bytesRead === 0) break;
-      scanner.push(block.subarray(0, bytesRead));
-      position += bytesRead;
-    }
-  } finally {
-    await file.close();
-  }
+  await readFileInBlocks(path, blockBytes, (block) => scanner.push(block));
   return scanner.finish();
 }

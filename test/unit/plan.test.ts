@@ -132,10 +132,10 @@ describe('chooseStrategy', () => {
   });
 
   it.each<[StrategyInput['server']['walLevel'], boolean, RegExp]>([
-    ['minimal', false, /wal_level=minimal: the stage is UNLOGGED and SET LOGGED before the index builds writes no WAL/],
+    ['minimal', true, /wal_level=minimal: the stage is LOGGED; SET LOGGED of an UNLOGGED stage writes no WAL here, but its rewrite cost more/],
     ['replica', true, /wal_level=replica: the stage is LOGGED, so the parallel COPYs write the WAL as they go/],
     ['logical', true, /wal_level=logical: the stage is LOGGED/],
-  ])('swaps an empty target, durable as wal_level=%s makes cheapest (logged stage: %s)', (walLevel, loggedStage, reason) => {
+  ])('swaps an empty target into a logged stage, giving the reason for wal_level=%s (logged stage: %s)', (walLevel, loggedStage, reason) => {
     const strategy = chooseStrategy(input({ server: { walLevel } }));
     expect(strategy).toEqual({ publish: 'swap', loggedStage, setLoggedBeforeIndexes: !loggedStage, buildIndexesOnStage: true, truncate: false, reason: expect.stringMatching(reason) });
     expect(strategy.reason).toMatch(/^the target is empty/);
