@@ -34,6 +34,7 @@ async function main(): Promise<number> {
     .option('escape', { type: 'string', describe: 'COPY ESCAPE (csv)' })
     .option('null', { type: 'string', describe: 'COPY NULL string' })
     .option('encoding', { type: 'string', describe: 'COPY ENCODING of the file' })
+    .option('default', { type: 'string', describe: 'COPY DEFAULT: this string means the column default (PostgreSQL 16+)' })
     .option('force-null', { type: 'string', describe: 'COPY FORCE_NULL columns, comma-separated (csv)' })
     .option('force-not-null', { type: 'string', describe: 'COPY FORCE_NOT_NULL columns, comma-separated (csv)' })
     .option('workers', { alias: 'j', type: 'number', describe: 'parallel COPY sessions (default: CPU cores)' })
@@ -109,6 +110,7 @@ async function main(): Promise<number> {
     escape: argv.escape,
     null: argv.null,
     encoding: argv.encoding,
+    default: argv.default,
     forceNull: list(argv['force-null']),
     forceNotNull: list(argv['force-not-null']),
     workers: argv.workers,

@@ -87,6 +87,7 @@ export interface ResolvedLoadOptions {
   escape: string | undefined;
   null: string | undefined;
   encoding: string | undefined;
+  default: string | undefined;
   forceNull: string[];
   forceNotNull: string[];
   workers: number;
@@ -112,7 +113,7 @@ export const DEFAULT_INDEX_MEMORY = '64MB';
 export const MAX_WORKERS = 256;
 
 const KNOWN_OPTIONS = new Set([
-  'file', 'table', 'db', 'columns', 'format', 'header', 'delimiter', 'quote', 'escape', 'null', 'encoding',
+  'file', 'table', 'db', 'columns', 'format', 'header', 'delimiter', 'quote', 'escape', 'null', 'encoding', 'default',
   'forceNull', 'forceNotNull', 'workers', 'chunkBytes', 'maxErrors', 'rejectFile', 'onConflict', 'truncate', 'dryRun', 'resume', 'durability', 'indexMemory', 'onProgress', 'signal',
 ]);
 
@@ -144,7 +145,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     throw invalid(`options.format must be one of ${FORMATS.join(', ')}, got ${received(format)}`);
   }
   if (format === 'binary') {
-    for (const name of ['header', 'delimiter', 'quote', 'escape', 'null', 'encoding', 'forceNull', 'forceNotNull'] as const) {
+    for (const name of ['header', 'delimiter', 'quote', 'escape', 'null', 'encoding', 'default', 'forceNull', 'forceNotNull'] as const) {
       if (options[name] !== undefined && options[name] !== false) throw invalid(`options.${name} does not apply to format "binary"`);
     }
     // Bad-row isolation and duplicate lines find records with the CSV/text rules.
@@ -225,6 +226,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     escape: format === 'csv' ? options.escape : undefined,
     null: options.null,
     encoding: options.encoding,
+    default: options.default,
     forceNull: options.forceNull ?? [],
     forceNotNull: options.forceNotNull ?? [],
     workers,

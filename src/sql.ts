@@ -34,6 +34,8 @@ export interface CopyStatementOptions {
   encoding?: string;
   forceNull?: string[];
   forceNotNull?: string[];
+  /** COPY DEFAULT (PostgreSQL 16+): this string in the input means the column's default. */
+  default?: string;
 }
 
 /** `COPY schema.table (cols) FROM STDIN (FORMAT csv, ...)`; HEADER is never sent: the main thread skips it by offset. */
@@ -48,5 +50,6 @@ export function copyFromStdin(table: QualifiedName, columns: string[], options: 
     if (options.forceNotNull?.length) items.push(`FORCE_NOT_NULL (${options.forceNotNull.map(quoteIdent).join(', ')})`);
   }
   if (options.encoding !== undefined) items.push(`ENCODING ${quoteLiteral(options.encoding)}`);
+  if (options.default !== undefined) items.push(`DEFAULT ${quoteLiteral(options.default)}`);
   return `COPY ${qualified(table)} (${columns.map(quoteIdent).join(', ')}) FROM STDIN (${items.join(', ')})`;
 }
