@@ -6,7 +6,6 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { redact } from './connection.ts';
-import { startPersistentServer, stopPersistentServer } from './embedded-server.ts';
 import { PloaderError, formatPosition } from './errors.ts';
 import { load } from './load.ts';
 import { cleanup } from './cleanup.ts';
@@ -64,6 +63,8 @@ async function main(): Promise<number> {
     .parse();
   if (argv.help || argv.version) return EXIT.OK;
   const embeddedDir = path.resolve(argv['embedded-dir']);
+  // Imported only when asked for: the embedded server's package installs process exit hooks.
+  const { startPersistentServer, stopPersistentServer } = argv.embedded || argv['embedded-stop'] ? await import('./embedded-server.ts') : ({} as typeof import('./embedded-server.ts'));
   if (argv['embedded-stop']) {
     process.stdout.write(`${(await stopPersistentServer(embeddedDir)) ? 'stopped' : 'no server running in'} ${embeddedDir}\n`);
     return EXIT.OK;

