@@ -65,24 +65,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   const dataDir =
     options.dataDir ?? path.join(tmpdir(), `${THROWAWAY_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
   const port = options.port ?? (await findFreePort());
-  const onLog = options.onLog ?? (() => {});
-  const isRoot = userInfo().uid === 0;
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: SUPERUSER,
-    password: SUPERUSER_PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: !throwaway,
-    // PostgreSQL refuses to run as root; the package can create an OS user `postgres` to run it as.
-    createPostgresUser: isRoot,
-    // C collation and UTF8: available everywhere, deterministic, and the same for every method we compare.
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: serverFlags(options.settings),
-    onLog: (message) => onLog(String(message).trimEnd()),
-    onError: (error) => onLog(`[error] ${String(error)}`),
-  });
+  const server = await newEmbeddedPostgres(dataDir, port, !throwaway, options.settings, options.onLog);
 
   const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
   try {
@@ -133,6 +116,25 @@ function platformPackageDir(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+async function newEmbeddedPostgres(dataDir: string, port: number, persistent: boolean, settings: ServerSettings = {}, onLog: (line: string) => void = () => {}) {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  return new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: SUPERUSER,
+    password: SUPERUSER_PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent,
+    // PostgreSQL refuses to run as root; the package can create an OS user `postgres` to run it as.
+    createPostgresUser: userInfo().uid === 0,
+    // C collation and UTF8: available everywhere, deterministic, and the same for every method we compare.
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: serverFlags(settings),
+    onLog: (message) => onLog(String(message).trimEnd()),
+    onError: (error) => onLog(`[error] ${String(error)}`),
+  });
 }
 
 /**
@@ -225,20 +227,7 @@ export async function startPersistentServer(dataDir: string, settings: ServerSet
   mkdirSync(path.dirname(dataDir), { recursive: true });
   if (userInfo().uid === 0) checkTraversable(path.dirname(dataDir));
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    const EmbeddedPostgres = await loadEmbeddedPostgres();
-    const init = new EmbeddedPostgres({
-      databaseDir: dataDir,
-      port,
-      user: SUPERUSER,
-      password: SUPERUSER_PASSWORD,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: userInfo().uid === 0,
-      initdbFlags: ['--encoding=UTF8', '--locale=C'],
-      onLog: () => {},
-      onError: () => {},
-    });
-    await init.initialise();
+    await (await newEmbeddedPostgres(dataDir, port, true, settings)).initialise();
   }
   writeFileSync(portFile, String(port));
   await pgCtl(dataDir, ['-l', path.join(dataDir, 'server.log'), '-w', '-o', [`-p ${port}`, ...serverFlags(settings).map(shellWord)].join(' '), 'start']);
