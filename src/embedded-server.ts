@@ -81,6 +81,21 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   }
 
   let stopped = false;
+  // When the process ends before stop() (Ctrl-C in a test runner that exits at once), only synchronous
+  // work is possible: kill the server outright and remove its directory.
+  const removeOnExit = () => {
+    if (stopped || !throwaway) return;
+    const pid = readPostmasterPid(dataDir);
+    if (pid !== undefined && isAlive(pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+  };
+  process.once('exit', removeOnExit);
   return {
     url: `postgres://${SUPERUSER}:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
@@ -88,6 +103,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
     async stop() {
       if (stopped) return;
       stopped = true;
+      process.removeListener('exit', removeOnExit);
       await server.stop();
       if (throwaway) rmSync(dataDir, { recursive: true, force: true });
     },

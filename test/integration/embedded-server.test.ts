@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { serverFlags, startEmbeddedServer } from '../../src/embedded-server.ts';
@@ -26,5 +26,35 @@ describe('startEmbeddedServer', () => {
   it('pairs wal_level=minimal with max_wal_senders=0, which the server requires', () => {
     expect(serverFlags({ wal_level: 'minimal' })).toEqual(expect.arrayContaining(['-c', 'max_wal_senders=0']));
     expect(serverFlags({ wal_level: 'replica' }).join(' ')).not.toContain('max_wal_senders');
+  });
+});
+
+describe('a throwaway server after Ctrl-C', () => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s to its process: no server process and no data directory left', async (signal) => {
+    const { spawn } = await import('node:child_process');
+    const root = new URL('../..', import.meta.url).pathname;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/server-until-signal.ts'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const started = await new Promise<{ dataDir: string; pid: number }>((resolve) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]));
+      });
+    });
+    expect(existsSync(started.dataDir)).toBe(true);
+    child.kill(signal);
+    await new Promise((resolve) => child.once('exit', resolve));
+    expect(existsSync(started.dataDir)).toBe(false);
+    const deadline = Date.now() + 10_000;
+    const alive = () => {
+      try {
+        process.kill(started.pid, 0);
+        return !/\) Z/.test(readFileSync(`/proc/${started.pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(alive()).toBe(false);
   });
 });
