@@ -65,7 +65,8 @@ export async function copyChunks(options: ResolvedLoadOptions, source: ChunkSour
     minThreads: options.workers,
     maxThreads: options.workers,
     concurrentTasksPerWorker: 1,
-    execArgv: [...process.execArgv, '--import', tsxLoader()],
+    // Only the TypeScript loader: the caller's own node flags (--input-type, --eval, ...) may not apply to a worker.
+    execArgv: ['--import', tsxLoader()],
   });
   const abort = new AbortController();
   // Every task in flight listens on this signal.
