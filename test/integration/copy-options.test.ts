@@ -29,7 +29,9 @@ const cases: Array<{ name: string; content: string | Buffer; options: Partial<Lo
 ];
 
 describe.each(cases)('$name', ({ name, content, options, copy }) => {
-  it('gives the same table as one plain COPY with the same option', async () => {
+  it('gives the same table as one plain COPY with the same option', async (context) => {
+    const { rows: [server] } = await db.client.query("SELECT current_setting('server_version_num')::int AS version");
+    if (options.default !== undefined && server.version < 160000) context.skip(); // COPY DEFAULT is PostgreSQL 16+
     const file = write(`${name.replace(/\W+/g, '_')}.dat`, content);
     await db.client.query(`DROP TABLE IF EXISTS target, twin; CREATE TABLE target ${TABLE}; CREATE TABLE twin ${TABLE}`);
     const expected = await plainCopy(db.client, `COPY twin (${COLUMNS.join(', ')}) FROM STDIN (${copy})`, file);
