@@ -74,7 +74,7 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
         resumed = { run: resumable, state };
       } else {
         await dropRun(client, resumable);
-        warnings.push(`the interrupted load ${resumable.runId} lost its staged rows (the server restarted, which empties an UNLOGGED stage): loading from the start`);
+        warnings.push(`the interrupted load ${resumable.runId} lost its staged rows (its stage holds fewer than its ledger counts, as an UNLOGGED stage does after a server crash): loading from the start`);
       }
     } else if (options.resume) {
       warnings.push(`no interrupted load of ${qualified(target.table)} was found: loading from the start`);
