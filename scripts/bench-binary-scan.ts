@@ -9,6 +9,7 @@
 import { BINARY_SIGNATURE, BINARY_TRAILER, BinaryTupleScanner, scanBinaryTuples } from '../src/scan/binary-tuples.ts';
 import { DEFAULT_SCAN_BLOCK_BYTES } from '../src/scan/file-boundaries.ts';
 import { seededRandom } from './votes-data.ts';
+import { bestSeconds } from './best-time.ts';
 
 const MIB = 1024 * 1024;
 const TARGET_SPACING_BYTES = 16 * MIB;
@@ -71,20 +72,11 @@ function scanInBlocks(data: Buffer, targets: readonly number[]): number {
   return scanner.finish().tuples;
 }
 
-function bestSeconds(run: () => unknown): number {
-  let best = Infinity;
-  for (let i = 0; i < RUNS; i++) {
-    const started = performance.now();
-    run();
-    best = Math.min(best, (performance.now() - started) / 1000);
-  }
-  return best;
-}
 
 const data = votesFile(sizeMb * MIB);
 const targets = Array.from({ length: Math.floor(data.length / TARGET_SPACING_BYTES) }, (_, i) => (i + 1) * TARGET_SPACING_BYTES);
 const tuples = naiveTupleCount(data);
-const naiveSeconds = bestSeconds(() => naiveTupleCount(data));
+const naiveSeconds = bestSeconds(() => naiveTupleCount(data), RUNS);
 const mbPerSecond = (seconds: number) => data.length / seconds / 1e6;
 console.log(`${(data.length / 1e6).toFixed(0)} MB, ${tuples} votes tuples (${(data.length / tuples).toFixed(1)} bytes each)`);
 console.log(`naive readInt*BE walk            ${mbPerSecond(naiveSeconds).toFixed(0).padStart(6)} MB/s (baseline)`);
@@ -93,6 +85,6 @@ for (const [name, run] of [
   [`BinaryTupleScanner (${DEFAULT_SCAN_BLOCK_BYTES / MIB} MiB blocks)`, () => scanInBlocks(data, targets)],
 ] as const) {
   if (run() !== tuples) throw new Error(`${name} counted a different number of tuples than the naive walk`);
-  const seconds = bestSeconds(run);
+  const seconds = bestSeconds(run, RUNS);
   console.log(`${name.padEnd(32)} ${mbPerSecond(seconds).toFixed(0).padStart(6)} MB/s (${(naiveSeconds / seconds).toFixed(2)}x the naive walk)`);
 }

@@ -7,6 +7,7 @@
 import { findRecordStarts, type RecordStart } from '../src/scan/record-boundaries.ts';
 import type { RecordSyntax } from '../src/scan/record-syntax.ts';
 import { seededRandom } from './votes-data.ts';
+import { bestSeconds } from './best-time.ts';
 
 const MIB = 1024 * 1024;
 const TARGET_SPACING_BYTES = 16 * MIB;
@@ -89,15 +90,6 @@ function naiveRecordStarts(data: Buffer, syntax: RecordSyntax): number {
   return starts;
 }
 
-function bestSeconds(run: () => unknown): number {
-  let best = Infinity;
-  for (let i = 0; i < RUNS; i++) {
-    const started = performance.now();
-    run();
-    best = Math.min(best, (performance.now() - started) / 1000);
-  }
-  return best;
-}
 
 const cases = [
   { name: 'plain CSV (votes)', syntax: csv, makeRecord: plainVote },
@@ -110,8 +102,8 @@ for (const { name, syntax, makeRecord } of cases) {
   const data = tiled(makeRecord, sizeMb * MIB);
   const targets = Array.from({ length: Math.floor(data.length / TARGET_SPACING_BYTES) }, (_, i) => (i + 1) * TARGET_SPACING_BYTES);
   let starts: RecordStart[] = [];
-  const seconds = bestSeconds(() => (starts = findRecordStarts(data, syntax, [...targets, data.length])));
-  const naiveSeconds = bestSeconds(() => naiveRecordStarts(data, syntax));
+  const seconds = bestSeconds(() => (starts = findRecordStarts(data, syntax, [...targets, data.length])), RUNS);
+  const naiveSeconds = bestSeconds(() => naiveRecordStarts(data, syntax), RUNS);
   const gbPerSecond = data.length / seconds / 1e9;
   const lines = starts[starts.length - 1].line - 1;
   console.log(

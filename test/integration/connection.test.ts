@@ -4,8 +4,8 @@
  * print the password.
  */
 import { chmodSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { findFreePort } from '../../src/embedded-server.ts';
 import { runCli, type CliResult } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { useTempDir } from '../support/fixtures.ts';
@@ -67,18 +67,6 @@ function expectNoStackTrace(result: CliResult): void {
   expect(result.stderr).not.toMatch(/^\s+at /m);
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   await db.client.query('CREATE TABLE people (id int NOT NULL, name text NOT NULL)');
@@ -121,7 +109,7 @@ describe('where the connection comes from', () => {
   });
 
   it('--db wins over PG* variables that point elsewhere', async () => {
-    const env = { ...CLEAN_ENV, PGHOST: '127.0.0.2', PGPORT: String(await closedPort()), PGUSER: 'nobody', PGPASSWORD: 'not-this-one', PGDATABASE: 'nonexistent' };
+    const env = { ...CLEAN_ENV, PGHOST: '127.0.0.2', PGPORT: String(await findFreePort()), PGUSER: 'nobody', PGPASSWORD: 'not-this-one', PGDATABASE: 'nonexistent' };
     await expectLoaded(await runCli(['--db', db.url, ...LOAD_ARGS], { env }));
   });
 });
@@ -176,7 +164,7 @@ describe('failures name the server and never print the password', () => {
   });
 
   it('no server listening: exit 1, could not connect, names host:port', async () => {
-    const port = await closedPort();
+    const port = await findFreePort();
     const result = await runCli(['--db', `postgres://someone:${encodeURIComponent(secret)}@127.0.0.1:${port}/somedb`, ...LOAD_ARGS], { env: CLEAN_ENV });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/could not connect/);
@@ -219,7 +207,7 @@ describe('messages a person can act on', () => {
   // only where a password can appear (URL userinfo, `password=` keywords), or never build messages
   // from text that holds it: describeConnection() already names the server without it.
   it('a password equal to the user and database name does not hide them', async () => {
-    const port = await closedPort();
+    const port = await findFreePort();
     const result = await runCli(['--db', `postgres://app:app@127.0.0.1:${port}/app`, ...LOAD_ARGS], { env: CLEAN_ENV });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`could not connect to app@127.0.0.1:${port}/app`);

@@ -4,8 +4,8 @@
  * with INVALID_OPTION before anything is touched.
  */
 import { statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { findFreePort } from '../../src/embedded-server.ts';
 import { load, PloaderError, type LoadOptions, type ProgressEvent } from '../../src/index.ts';
 import { tableFingerprint, useTestDatabase } from '../support/database.ts';
 import { useTempDir } from '../support/fixtures.ts';
@@ -51,16 +51,8 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Pr
 }
 
 /** A URL whose server does not exist: a load that reached the connect step would fail with CONNECTION_FAILED. */
-function unreachableUrl(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(`postgres://nobody:secret@127.0.0.1:${port}/nowhere`));
-    });
-  });
+async function unreachableUrl(): Promise<string> {
+  return `postgres://nobody:secret@127.0.0.1:${await findFreePort()}/nowhere`;
 }
 
 async function rejection(promise: Promise<unknown>): Promise<PloaderError> {
