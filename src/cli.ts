@@ -51,6 +51,8 @@ async function main(): Promise<number> {
     .option('dry-run', { type: 'boolean', describe: 'print the plan and load nothing' })
     .option('json', { type: 'boolean', describe: 'print the report as JSON' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'print nothing but errors and the report' })
+    // An options file is a convenience, never required: its keys are the long flag names; flags on the command line win.
+    .config('config', 'a JSON file of options (keys are the long flag names, e.g. {"workers": 8, "on-conflict": "skip"})')
     .example('$0 --workers 8 votes.csv', 'load votes.csv into table votes')
     .example('$0 -d postgres://me@db/app -t public.votes --header --truncate votes.csv', 'replace the rows of public.votes')
     .strict()

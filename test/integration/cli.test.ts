@@ -63,3 +63,18 @@ describe('ploader CLI', () => {
     expect(result.stderr).toMatch(/table nope does not exist .* create it first/);
   });
 });
+
+describe('ploader --config', () => {
+  it('takes options from a JSON file; flags on the command line win; unknown keys are refused', async () => {
+    await db.client.query('DROP TABLE IF EXISTS votes; CREATE TABLE votes (voteid serial PRIMARY KEY, username text NOT NULL, link text NOT NULL, score int NOT NULL)');
+    const config = write('ploader.json', JSON.stringify({ db: db.url, table: 'votes', columns: 'username,link,score', workers: 3, json: true }));
+    const result = await runCli(['--config', config, '--workers', '2', file]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ rows: 300, workers: 2, table: '"public"."votes"' });
+
+    const bad = write('bad.json', JSON.stringify({ db: db.url, wokers: 3 }));
+    const refused = await runCli(['--config', bad, file]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/Unknown argument: wokers/);
+  });
+});
