@@ -3,8 +3,6 @@
  * connection. The first failure cancels the other COPYs server-side and aborts the queued tasks.
  */
 import { setMaxListeners } from 'node:events';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import type pg from 'pg';
 import { Piscina } from 'piscina';
 import type { CopyChunkResult, CopyChunkTask } from '../workers/copy-chunk.ts';
@@ -16,6 +14,7 @@ import type { RejectedRecord } from './rejects.ts';
 import type { RecordSyntax } from './scan/record-syntax.ts';
 import { syntaxOf } from './split.ts';
 import { SQLSTATE } from './sqlstate.ts';
+import { workerEntry } from './worker-bundle.ts';
 
 export interface CopyRun {
   runId: string;
@@ -60,13 +59,14 @@ const IN_FLIGHT_PER_WORKER = 2;
 
 export async function copyChunks(options: ResolvedLoadOptions, source: ChunkSource, run: CopyRun, client: pg.Client): Promise<CopyOutcome> {
   const { runId, copySql } = run;
+  const entry = await workerEntry();
   const pool = new Piscina<CopyChunkTask, CopyChunkResult>({
-    filename: new URL('../workers/copy-chunk.ts', import.meta.url).href,
+    filename: entry.filename,
     minThreads: options.workers,
     maxThreads: options.workers,
     concurrentTasksPerWorker: 1,
-    // Only the TypeScript loader: the caller's own node flags (--input-type, --eval, ...) may not apply to a worker.
-    execArgv: ['--import', tsxLoader()],
+    // Not the caller's own node flags (--input-type, --eval, ...): they may not apply to a worker.
+    execArgv: entry.execArgv,
   });
   const abort = new AbortController();
   // Every task in flight listens on this signal.
@@ -228,6 +228,3 @@ export async function cancelSessions(client: pg.Client, runId: string): Promise<
     .catch(() => {});
 }
 
-function tsxLoader(): string {
-  return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-}
