@@ -22,7 +22,7 @@ import { connect } from './connection.ts';
 import { cancelSessions, copyChunks, sessionRole } from './copy-pool.ts';
 import { PloaderError, cancelledError } from './errors.ts';
 import { finalizeSteps, readOutgoingForeignKeys, runInParallelSessions, type FinalizeSteps } from './finalize.ts';
-import { checkInputFile, checkInputUnchanged, type FileIdentity } from './input-file.ts';
+import { checkInputFile, checkInputUnchanged } from './input-file.ts';
 import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from './options.ts';
 import { chooseStrategy, stagingTableName, type Chunk } from './plan.ts';
 import { checkCopyOptions, resolveColumns } from './preflight.ts';
@@ -46,6 +46,7 @@ import { DEFAULT_STREAM_BATCH_BYTES, isStreamInput, openInputStream, recordBatch
 import { SQLSTATE } from './sqlstate.ts';
 import { copyFromStdin, qualified, type QualifiedName } from './sql.ts';
 import { createStageSql } from './stage.ts';
+import { inTransaction } from './transaction.ts';
 
 export async function load(input: LoadOptions): Promise<LoadReport> {
   const options = resolveLoadOptions(input);
@@ -117,11 +118,14 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
 
     if (!resumed) {
       const meta = { runId, targetOid: target.oid, ...identity, copySql, startedAt: new Date().toISOString() };
-      await inTransaction(client, [
+      const statements = [
         ...createStageSql(target, stage, runId, strategy.loggedStage),
         ...(locator ? [addLocatorSql(stage)] : []),
         ...createLedgerSql(ledger, meta, chunks),
-      ]);
+      ];
+      await inTransaction(client, async () => {
+        for (const statement of statements) await client.query(statement);
+      });
     }
     try {
       phaseStart = performance.now();
@@ -249,16 +253,6 @@ async function constraintNames(client: pg.Client, table: QualifiedName): Promise
   return new Set(rows.map((r) => r.conname));
 }
 
-async function inTransaction(client: pg.Client, statements: readonly string[]): Promise<void> {
-  await client.query('BEGIN');
-  try {
-    for (const statement of statements) await client.query(statement);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  }
-}
 
 async function finalize(options: ResolvedLoadOptions, steps: FinalizeSteps, runId: string): Promise<{ durable: number; indexes: number }> {
   const settings = { maintenanceWorkMem: options.indexMemory, maxParallelMaintenanceWorkers: 0 };
@@ -281,4 +275,3 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw cancelledError();
 }
 
-export type { TargetFacts, Chunk, FileIdentity };

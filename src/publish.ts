@@ -14,6 +14,7 @@ import { PloaderError, serverFields } from './errors.ts';
 import { qualified, quoteIdent, quoteLiteral, type QualifiedName } from './sql.ts';
 import { SQLSTATE } from './sqlstate.ts';
 import { dropStageSql, stageIndexName } from './stage.ts';
+import { inTransaction } from './transaction.ts';
 
 export interface PublishResult {
   method: 'swap' | 'insert';
@@ -267,16 +268,4 @@ async function swap(client: pg.Client, target: TargetFacts, stage: QualifiedName
 function grantSql(entry: AclEntry, object: string, columns: string): string {
   const grantee = entry.grantee === null ? 'PUBLIC' : quoteIdent(entry.grantee);
   return `GRANT ${entry.privilege}${columns} ON ${object} TO ${grantee}${entry.grantable ? ' WITH GRANT OPTION' : ''}`;
-}
-
-async function inTransaction<T>(client: pg.Client, body: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN');
-  try {
-    const result = await body();
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  }
 }

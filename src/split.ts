@@ -28,8 +28,7 @@ export async function planChunks(options: ResolvedLoadOptions, size: number): Pr
   const syntax = syntaxOf(options);
   // The header ends at the first record start after offset 0; chunk targets are measured from there.
   const headerTargets = options.header ? [1] : [];
-  const approxDataStart = 0;
-  const targets = [...headerTargets, ...chunkTargets(approxDataStart, size, chunkBytes).filter((t) => t > 1 || !options.header)];
+  const targets = [...headerTargets, ...chunkTargets(0, size, chunkBytes).filter((t) => t > 1 || !options.header)];
   const starts = await scanFileRecordStarts(options.file, syntax, targets);
   const dataStart = options.header ? starts[0] : { offset: 0, line: 1 };
   return buildChunks(dataStart, size, options.header ? starts.slice(1) : starts);
