@@ -6,8 +6,8 @@
  * 8 MiB blocks (as scanBinaryFile reads), each with a target every 16 MiB, and the ratio to the obvious
  * readInt16BE/readInt32BE walk measured on the same data in the same run.
  */
-import { BINARY_SIGNATURE, BINARY_TRAILER, BinaryTupleScanner, scanBinaryTuples } from '../src/scan/binary-tuples.ts';
-import { DEFAULT_SCAN_BLOCK_BYTES } from '../src/scan/file-boundaries.ts';
+import { BINARY_SIGNATURE, BINARY_TRAILER, BinaryTupleScanner, scanBinaryTuples } from '../src/input/scan/binary-tuples.ts';
+import { DEFAULT_SCAN_BLOCK_BYTES } from '../src/input/scan/file-boundaries.ts';
 import { seededRandom } from './votes-data.ts';
 import { bestSeconds } from './best-time.ts';
 

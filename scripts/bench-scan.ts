@@ -4,8 +4,8 @@
  * Prints GB/s (best of 3) for findRecordStarts with a target every 16 MiB, and the ratio to a naive
  * byte-at-a-time state machine measured on the same data in the same run.
  */
-import { findRecordStarts, type RecordStart } from '../src/scan/record-boundaries.ts';
-import type { RecordSyntax } from '../src/scan/record-syntax.ts';
+import { findRecordStarts, type RecordStart } from '../src/input/scan/record-boundaries.ts';
+import type { RecordSyntax } from '../src/input/scan/record-syntax.ts';
 import { seededRandom } from './votes-data.ts';
 import { bestSeconds } from './best-time.ts';
 

@@ -21,7 +21,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { startEmbeddedServer, type EmbeddedServer } from '../src/embedded-server.ts';
+import { startEmbeddedServer, type EmbeddedServer } from '../src/embedded/embedded-server.ts';
 import { load } from '../src/load.ts';
 import { parseByteSize } from '../src/options.ts';
 import { NASTY_COLUMNS, NASTY_INDEX_DDL, NASTY_TABLE_DDL, writeNastyFile } from './nasty-data.ts';

@@ -8,9 +8,9 @@ import path from 'node:path';
 import pg from 'pg';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { startEmbeddedServer } from '../src/embedded-server.ts';
+import { startEmbeddedServer } from '../src/embedded/embedded-server.ts';
 import { load } from '../src/load.ts';
-import { formatReport } from '../src/report.ts';
+import { formatReport } from '../src/report/report.ts';
 import { TOP_LINKS_QUERY, VOTES_INDEX_DDL, VOTES_TABLE_DDL, writeVotesFile } from './votes-data.ts';
 
 const argv = await yargs(hideBin(process.argv))

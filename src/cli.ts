@@ -5,13 +5,13 @@
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { redact } from './connection.ts';
+import { redact } from './db/connection.ts';
 import { PloaderError, formatPosition } from './errors.ts';
 import { load } from './load.ts';
-import { cleanup } from './cleanup.ts';
+import { cleanup } from './stage/cleanup.ts';
 import { defaultTableName, parseByteSize, parseMaxErrors, type LoadOptions } from './options.ts';
-import { chooseProgressMode, createProgressReporter } from './progress.ts';
-import { formatPlan, formatReport } from './report.ts';
+import { chooseProgressMode, createProgressReporter } from './report/progress.ts';
+import { formatPlan, formatReport } from './report/report.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, LOADED_WITH_REJECTS: 3 } as const;
 
@@ -66,7 +66,7 @@ async function main(): Promise<number> {
   if (argv.help || argv.version) return EXIT.OK;
   const embeddedDir = path.resolve(argv['embedded-dir']);
   // Imported only when asked for: the embedded server's package installs process exit hooks.
-  const { startPersistentServer, stopPersistentServer } = argv.embedded || argv['embedded-stop'] ? await import('./embedded-server.ts') : ({} as typeof import('./embedded-server.ts'));
+  const { startPersistentServer, stopPersistentServer } = argv.embedded || argv['embedded-stop'] ? await import('./embedded/embedded-server.ts') : ({} as typeof import('./embedded/embedded-server.ts'));
   if (argv['embedded-stop']) {
     process.stdout.write(`${(await stopPersistentServer(embeddedDir)) ? 'stopped' : 'no server running in'} ${embeddedDir}\n`);
     return EXIT.OK;

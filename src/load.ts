@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
-import { readServerFacts, readTargetFacts, type TargetFacts } from './catalog.ts';
+import { readServerFacts, readTargetFacts, type TargetFacts } from './plan/catalog.ts';
 import {
   DuplicateKeyError,
   addLocatorSql,
@@ -17,19 +17,19 @@ import {
   type ConflictingRecord,
   type OnConflict,
   type UniqueKey,
-} from './conflicts.ts';
-import { connect } from './connection.ts';
-import { cancelSessions, copyChunks, sessionRole } from './copy-pool.ts';
+} from './rows/conflicts.ts';
+import { connect } from './db/connection.ts';
+import { cancelSessions, copyChunks, sessionRole } from './copy/copy-pool.ts';
 import { PloaderError, cancelledError } from './errors.ts';
-import { finalizeSteps, readOutgoingForeignKeys, runInParallelSessions, type FinalizeSteps } from './finalize.ts';
-import { checkInputFile, checkInputUnchanged } from './input-file.ts';
+import { finalizeSteps, readOutgoingForeignKeys, runInParallelSessions, type FinalizeSteps } from './finalize/finalize.ts';
+import { checkInputFile, checkInputUnchanged } from './input/input-file.ts';
 import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from './options.ts';
-import { chooseStrategy, stagingTableName, type Chunk } from './plan.ts';
-import { checkCopyOptions, resolveColumns } from './preflight.ts';
-import { locateRecords } from './line-mapping.ts';
-import { publishByInsert, publishBySwap, type Upsert } from './publish.ts';
-import { numberRejects, writeRejects, type RejectedRecord } from './rejects.ts';
-import type { LoadReport, PhaseTimings } from './report.ts';
+import { chooseStrategy, stagingTableName, type Chunk } from './plan/plan.ts';
+import { checkCopyOptions, resolveColumns } from './plan/preflight.ts';
+import { locateRecords } from './rows/line-mapping.ts';
+import { publishByInsert, publishBySwap, type Upsert } from './finalize/publish.ts';
+import { numberRejects, writeRejects, type RejectedRecord } from './rows/rejects.ts';
+import type { LoadReport, PhaseTimings } from './report/report.ts';
 import {
   chooseRunToResume,
   createLedgerSql,
@@ -40,13 +40,13 @@ import {
   readResumeState,
   type LeftoverRun,
   type ResumeState,
-} from './run-ledger.ts';
-import { planChunks, syntaxOf } from './split.ts';
-import { DEFAULT_STREAM_BATCH_BYTES, isStreamInput, openInputStream, recordBatches } from './stream-batches.ts';
-import { SQLSTATE } from './sqlstate.ts';
-import { copyFromStdin, qualified, type QualifiedName } from './sql.ts';
-import { createStageSql } from './stage.ts';
-import { inTransaction } from './transaction.ts';
+} from './stage/run-ledger.ts';
+import { planChunks, syntaxOf } from './input/split.ts';
+import { DEFAULT_STREAM_BATCH_BYTES, isStreamInput, openInputStream, recordBatches } from './input/stream-batches.ts';
+import { SQLSTATE } from './db/sqlstate.ts';
+import { copyFromStdin, qualified, type QualifiedName } from './db/sql.ts';
+import { createStageSql } from './stage/stage.ts';
+import { inTransaction } from './db/transaction.ts';
 
 export async function load(input: LoadOptions): Promise<LoadReport> {
   const options = resolveLoadOptions(input);

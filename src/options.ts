@@ -5,10 +5,10 @@
  */
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { ON_CONFLICT_MODES, type OnConflict } from './conflicts.ts';
+import { ON_CONFLICT_MODES, type OnConflict } from './rows/conflicts.ts';
 import { PloaderError } from './errors.ts';
-import type { Durability } from './plan.ts';
-import type { CopyStatementOptions } from './sql.ts';
+import type { Durability } from './plan/plan.ts';
+import type { CopyStatementOptions } from './db/sql.ts';
 
 const DURABILITY: readonly Durability[] = ['auto', 'logged-stage', 'set-logged'];
 

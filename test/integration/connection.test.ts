@@ -5,7 +5,7 @@
  */
 import { chmodSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { findFreePort } from '../../src/embedded-server.ts';
+import { findFreePort } from '../../src/embedded/embedded-server.ts';
 import { runCli, type CliResult } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { useTempDir } from '../support/fixtures.ts';
@@ -96,7 +96,7 @@ describe('where the connection comes from', () => {
 
   // BUG: node-postgres reads pgpass itself only behind a deprecation (pg 8.x), so every pgpass load
   // prints "DeprecationWarning: pgpass support is deprecated and will be removed in pg@9.0" on stderr,
-  // once in the main thread and once per worker thread, even with --quiet (src/connection.ts:12-17
+  // once in the main thread and once per worker thread, even with --quiet (src/db/connection.ts:12-17
   // leaves `password` unset). Fix: pass pg.Client a `password` function that reads the pgpass module
   // (as the warning itself suggests); that also keeps pgpass working after pg@9.
   it('a pgpass load with --quiet prints nothing on stderr', async () => {
@@ -189,7 +189,7 @@ describe('failures name the server and never print the password', () => {
 describe('messages a person can act on', () => {
   // BUG: with no password anywhere (no --db password, no PGPASSWORD, no pgpass entry) the message is
   // node-postgres's internal "SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string"
-  // (src/connection.ts:62-67 passes it through). psql says "no password supplied". Fix: give pg.Client
+  // (src/db/connection.ts:62-67 passes it through). psql says "no password supplied". Fix: give pg.Client
   // a `password` function that resolves config → PGPASSWORD → pgpass (the pgpass module) and throws
   // CONNECTION_FAILED "the server asks for a password and none was given: put it in --db, PGPASSWORD
   // or a pgpass file (PGPASSFILE)" when all three are empty (this also drops pg's pgpass deprecation warning).
@@ -200,7 +200,7 @@ describe('messages a person can act on', () => {
   });
 
   // BUG: redact() replaces every occurrence of the password anywhere in the message
-  // (src/connection.ts:44 `out.split(password).join('***')`, applied again in src/cli.ts), so a
+  // (src/db/connection.ts:44 `out.split(password).join('***')`, applied again in src/cli.ts), so a
   // password that is also the user or database name — `postgres://app:app@host/app`, common in
   // development — turns the message into "could not connect to ***@127.0.0.1:port/***", and a short
   // one garbles the text ("--d*** or the PG* environment varia***les" for password "b"). Fix: redact

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { serverFlags, startEmbeddedServer } from '../../src/embedded-server.ts';
+import { serverFlags, startEmbeddedServer } from '../../src/embedded/embedded-server.ts';
 
 describe('startEmbeddedServer', () => {
   it('applies the caller\'s settings and removes its data directory when stopped', async () => {

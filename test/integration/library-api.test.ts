@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { findFreePort } from '../../src/embedded-server.ts';
+import { findFreePort } from '../../src/embedded/embedded-server.ts';
 import { load, PloaderError, type LoadOptions, type ProgressEvent } from '../../src/index.ts';
 import { tableFingerprint, useTestDatabase } from '../support/database.ts';
 import { useTempDir } from '../support/fixtures.ts';

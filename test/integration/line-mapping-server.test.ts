@@ -9,11 +9,11 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { serverFields } from '../../src/errors.ts';
-import { parseCopyContext, simulateServerLines } from '../../src/line-mapping.ts';
-import { findBadRecord } from '../../src/rejects.ts';
-import type { RecordSyntax } from '../../src/scan/record-syntax.ts';
-import { copyFromStdin, quoteIdent, type CopyStatementOptions } from '../../src/sql.ts';
-import { SQLSTATE } from '../../src/sqlstate.ts';
+import { parseCopyContext, simulateServerLines } from '../../src/rows/line-mapping.ts';
+import { findBadRecord } from '../../src/rows/rejects.ts';
+import type { RecordSyntax } from '../../src/input/scan/record-syntax.ts';
+import { copyFromStdin, quoteIdent, type CopyStatementOptions } from '../../src/db/sql.ts';
+import { SQLSTATE } from '../../src/db/sqlstate.ts';
 import { useTestDatabase } from '../support/database.ts';
 
 const db = useTestDatabase();
@@ -205,7 +205,7 @@ describe('csv, LF: a stray unquoted CR', () => {
     expect(simulated[index]?.offset).toBe(bad.start);
   });
 
-  // BUG: the simulation ends the record at the stray CR (src/line-mapping.ts, `if (c === CR)` ends a
+  // BUG: the simulation ends the record at the stray CR (src/rows/line-mapping.ts, `if (c === CR)` ends a
   // record whatever the stream's line ending), so with --max-errors only `b,1,x\r` is set aside and the
   // rest of the physical line, `c,2,d\n`, is loaded as a row (checked with load(): the target then holds
   // ('c', 2, 'd'), a row a plain COPY of this file never loads). Fix: once the line ending is known to be

@@ -3,7 +3,7 @@
  * throwaway embedded server that is stopped and removed when the run ends (also on Ctrl-C).
  */
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedServer, type EmbeddedServer } from '../../src/embedded-server.ts';
+import { startEmbeddedServer, type EmbeddedServer } from '../../src/embedded/embedded-server.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,0 +1,230 @@
+/**
+ * The load phase: a piscina pool of worker threads, each COPYing one chunk at a time over its own
+ * connection. The first failure cancels the other COPYs server-side and aborts the queued tasks.
+ */
+import { setMaxListeners } from 'node:events';
+import type pg from 'pg';
+import { Piscina } from 'piscina';
+import type { CopyChunkResult, CopyChunkTask } from './copy-chunk.ts';
+import { PloaderError, cancelledError, fromWire, type WireError } from '../errors.ts';
+import { locateChunkError, readRange, simulateServerLines } from '../rows/line-mapping.ts';
+import type { ResolvedLoadOptions } from '../options.ts';
+import type { Chunk } from '../plan/plan.ts';
+import type { RejectedRecord } from '../rows/rejects.ts';
+import type { RecordSyntax } from '../input/scan/record-syntax.ts';
+import { syntaxOf } from '../input/split.ts';
+import { SQLSTATE } from '../db/sqlstate.ts';
+import { workerEntry } from './worker-bundle.ts';
+
+export interface CopyRun {
+  runId: string;
+  copySql: string;
+  /** Marks a chunk done in the run ledger, in the chunk's own transaction. */
+  markDoneSql: string;
+  /** Rows already set aside by the interrupted run being resumed: they count against --max-errors. */
+  priorRejects: number;
+  /** The stage has the record locator column (see conflicts.ts). */
+  locator: boolean;
+}
+
+export interface CopyOutcome {
+  rows: number;
+  /** Input bytes loaded (for a stream, the only count of them there is). */
+  bytes: number;
+  rejects: RejectedRecord[];
+  /** Records per completed chunk (rows loaded + rejects), to number records across chunks. */
+  recordsPerChunk: Map<number, number>;
+}
+
+/** A chunk to load: a byte range of the input file, or (from a stream) its bytes in memory. */
+export interface PendingChunk {
+  chunk: Chunk;
+  data?: Buffer;
+}
+
+export interface ChunkSource {
+  /** Chunks in input order; a stream's are produced as it is read. */
+  chunks: AsyncIterable<PendingChunk>;
+  /** All bytes to load, when known (a file; not a stream). */
+  totalBytes?: number;
+  /** Every chunk of the plan, to count records before a failing chunk (file input only). */
+  plan?: readonly Chunk[];
+}
+
+/**
+ * Chunks in flight (queued or being copied) at most, per worker: enough to keep every worker busy,
+ * few enough that a stream's batches held in memory stay bounded (back-pressure on the reader).
+ */
+const IN_FLIGHT_PER_WORKER = 2;
+
+export async function copyChunks(options: ResolvedLoadOptions, source: ChunkSource, run: CopyRun, client: pg.Client): Promise<CopyOutcome> {
+  const { runId, copySql } = run;
+  const entry = await workerEntry();
+  const pool = new Piscina<CopyChunkTask, CopyChunkResult>({
+    filename: entry.filename,
+    minThreads: options.workers,
+    maxThreads: options.workers,
+    concurrentTasksPerWorker: 1,
+    // Not the caller's own node flags (--input-type, --eval, ...): they may not apply to a worker.
+    execArgv: entry.execArgv,
+  });
+  const abort = new AbortController();
+  // Every task in flight listens on this signal.
+  setMaxListeners(options.workers * IN_FLIGHT_PER_WORKER + 10, abort.signal);
+  const onAbort = () => abort.abort();
+  options.signal?.addEventListener('abort', onAbort);
+  let firstFailure: { chunk: Chunk; data?: Buffer; error: WireError } | undefined;
+  let doneBytes = 0;
+  let rows = 0;
+  const rejected: RejectedRecord[] = [];
+  const recordsPerChunk = new Map<number, number>();
+  const syntax = syntaxOf(options);
+  const binaryHeaderBytes = options.format === 'binary' ? source.plan?.[0]?.start : undefined;
+  const fail = async (pending: PendingChunk, error: WireError) => {
+    if (firstFailure) return;
+    firstFailure = { ...pending, error };
+    // Stop the other COPYs now, server-side, instead of letting them finish their chunks.
+    await cancelSessions(client, runId);
+    abort.abort();
+  };
+  const totalBytes = source.totalBytes ?? 0;
+  // Byte-level progress between chunk completions, from the server's own COPY progress view (PG 14+).
+  const progressTimer = setInterval(() => {
+    void inFlight(client, runId).then((now) => {
+      if (now && !firstFailure) options.onProgress({ kind: 'bytes', doneBytes: doneBytes + now.bytes, totalBytes: Math.max(totalBytes, doneBytes + now.bytes), rows: rows + now.rows });
+    });
+  }, PROGRESS_INTERVAL_MS);
+  const copyOne = async (pending: PendingChunk): Promise<void> => {
+    const { chunk, data } = pending;
+    let result: CopyChunkResult;
+    try {
+      result = await pool.run(
+        {
+          db: options.db,
+          role: sessionRole(runId, 'copy'),
+          copySql,
+          file: options.file,
+          data,
+          chunk: chunk.index,
+          start: chunk.start,
+          end: chunk.end,
+          line: chunk.line,
+          syntax,
+          maxRejects: options.maxErrors - run.priorRejects,
+          markDoneSql: run.markDoneSql,
+          locator: run.locator,
+          binaryHeaderBytes,
+        },
+        { signal: abort.signal },
+      );
+    } catch (error) {
+      // Aborted tasks reject too; only a rejection we did not cause is a failure (a crashed worker thread).
+      if (!abort.signal.aborted) await fail(pending, { code: 'WORKER_FAILED', message: `worker thread failed: ${(error as Error).message}` });
+      return;
+    }
+    rejected.push(...result.rejects);
+    if (!result.ok) return fail(pending, result.error);
+    if (rejected.length + run.priorRejects > options.maxErrors) return fail(pending, { code: 'TOO_MANY_BAD_ROWS', message: `more than ${options.maxErrors} bad rows` });
+    recordsPerChunk.set(chunk.index, result.rows + result.rejects.length);
+    rows += result.rows;
+    doneBytes += result.bytes;
+    options.onProgress({ kind: 'chunk', chunk: chunk.index, rows: result.rows, bytes: result.bytes, doneBytes, totalBytes: Math.max(totalBytes, doneBytes) });
+  };
+  const running = new Set<Promise<void>>();
+  try {
+    for await (const pending of source.chunks) {
+      if (abort.signal.aborted) break;
+      const task = copyOne(pending).finally(() => running.delete(task));
+      running.add(task);
+      while (running.size >= options.workers * IN_FLIGHT_PER_WORKER) await Promise.race(running);
+    }
+  } catch (error) {
+    // The input itself failed (a stream error, a bad gzip member): stop the COPYs, then report it.
+    await fail({ chunk: { index: -1, start: 0, end: 0, line: 0 } }, { code: 'INPUT_UNREADABLE', message: `${options.file}: ${(error as Error).message}` });
+  } finally {
+    await Promise.allSettled(running);
+    clearInterval(progressTimer);
+    options.signal?.removeEventListener('abort', onAbort);
+    await pool.destroy();
+  }
+  if (firstFailure?.error.code === 'TOO_MANY_BAD_ROWS') throw tooManyBadRows(options, rejected);
+  if (firstFailure) {
+    const error = fromWire(firstFailure.error);
+    if (options.signal?.aborted && (error.code === 'CANCELLED' || error.server?.sqlstate === SQLSTATE.QUERY_CANCELED)) throw cancelledError();
+    if (firstFailure.chunk.index < 0) throw error;
+    const failed = firstFailure;
+    throw await locateChunkError(error, failed.chunk, {
+      file: options.file,
+      syntax,
+      binary: options.format === 'binary',
+      read: failed.data ? async () => failed.data! : (chunk) => readRange(options.file, chunk.start, chunk.end),
+      recordsBefore: () => recordsBeforeChunk(options, syntax, failed.chunk, source.plan, recordsPerChunk),
+    });
+  }
+  if (options.signal?.aborted) throw cancelledError();
+  return { rows, bytes: doneBytes, rejects: rejected, recordsPerChunk };
+}
+
+/**
+ * Records before a chunk: counted in the file when there is one; for a stream, known only when every
+ * earlier batch finished (their rows + rejects).
+ */
+async function recordsBeforeChunk(
+  options: ResolvedLoadOptions,
+  syntax: RecordSyntax,
+  chunk: Chunk,
+  plan: readonly Chunk[] | undefined,
+  recordsPerChunk: ReadonlyMap<number, number>,
+): Promise<number | undefined> {
+  let before = 0;
+  if (plan) {
+    for (const earlier of plan.filter((c) => c.index < chunk.index)) {
+      before += simulateServerLines(await readRange(options.file, earlier.start, earlier.end), syntax).length;
+    }
+    return before;
+  }
+  for (let index = 0; index < chunk.index; index++) {
+    const records = recordsPerChunk.get(index);
+    if (records === undefined) return undefined;
+    before += records;
+  }
+  return before;
+}
+
+export function tooManyBadRows(options: ResolvedLoadOptions, rejected: RejectedRecord[]): PloaderError {
+  const first = [...rejected].sort((a, b) => a.start - b.start).slice(0, 3);
+  const examples = first.map((r) => `${options.file}:${r.line}: ${r.message}${r.sqlstate ? ` (SQLSTATE ${r.sqlstate})` : ''}`).join('; ');
+  return new PloaderError(
+    'TOO_MANY_BAD_ROWS',
+    `more than ${options.maxErrors} bad rows (--max-errors ${options.maxErrors}), so nothing was loaded; the first: ${examples} — fix them or raise --max-errors`,
+    { position: first[0] ? { file: options.file, line: first[0].line } : undefined },
+  );
+}
+
+const PROGRESS_INTERVAL_MS = 250;
+
+/** Bytes and rows of this run's COPYs still in progress. */
+async function inFlight(client: pg.Client, runId: string): Promise<{ bytes: number; rows: number } | undefined> {
+  try {
+    const { rows } = await client.query<{ bytes: string | null; tuples: string | null }>(
+      `SELECT sum(p.bytes_processed) AS bytes, sum(p.tuples_processed) AS tuples
+         FROM pg_stat_progress_copy p JOIN pg_stat_activity a ON a.pid = p.pid WHERE a.application_name LIKE $1`,
+      [`% ${runId}`],
+    );
+    return { bytes: Number(rows[0].bytes ?? 0), rows: Number(rows[0].tuples ?? 0) };
+  } catch {
+    return undefined; // progress is a nicety: never fail a load over it
+  }
+}
+
+export function sessionRole(runId: string, what: string): string {
+  return `${what} ${runId}`;
+}
+
+/** Cancels the server-side statements of this run's other sessions (COPYs, index builds). */
+export async function cancelSessions(client: pg.Client, runId: string): Promise<void> {
+  await client
+    .query(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name LIKE $1 AND pid <> pg_backend_pid()`, [`% ${runId}`])
+    .catch(() => {});
+}
+

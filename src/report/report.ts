@@ -1,0 +1,75 @@
+/**
+ * The load report: what the library returns, what --json prints, and the human table the CLI prints.
+ */
+import type { FinalizeSteps } from '../finalize/finalize.ts';
+import type { Chunk, Strategy } from '../plan/plan.ts';
+
+export interface PhaseTimings {
+  /** Header skip and boundary scan (ms). */
+  split: number;
+  /** Parallel COPY into the stage. */
+  load: number;
+  /** SET LOGGED of the stage. */
+  durable: number;
+  /** Index builds (and foreign-key checks) on the stage. */
+  indexes: number;
+  /** The publishing transaction. */
+  publish: number;
+}
+
+export interface LoadReport {
+  file: string;
+  table: string;
+  dryRun: boolean;
+  rows: number;
+  /** Bad rows set aside (--max-errors); they are in `rejectFile`, and why in `rejectFile`.log. */
+  rejected: number;
+  rejectFile?: string;
+  bytes: number;
+  chunks: number;
+  workers: number;
+  wallMs: number;
+  phases: PhaseTimings;
+  strategy: Strategy;
+  warnings: string[];
+  /** Only for --dry-run: what would run. */
+  plan?: { stage: string; copySql: string; chunks: Chunk[]; steps: FinalizeSteps };
+}
+
+export function formatReport(report: LoadReport): string {
+  const seconds = report.wallMs / 1000;
+  const rows: Array<[string, string]> = [
+    ['table', report.table],
+    ['file', report.file],
+    ['rows', report.rows.toLocaleString('en-US')],
+    ...(report.rejected > 0 ? [['rejected', `${report.rejected.toLocaleString('en-US')} → ${report.rejectFile}`] as [string, string]] : []),
+    ['bytes', `${report.bytes.toLocaleString('en-US')} (${(report.bytes / 1e6).toFixed(1)} MB)`],
+    ['wall time', `${seconds.toFixed(2)} s`],
+    ['throughput', `${Math.round(report.rows / Math.max(seconds, 1e-9)).toLocaleString('en-US')} rows/s, ${(report.bytes / 1e6 / Math.max(seconds, 1e-9)).toFixed(1)} MB/s`],
+    ['workers / chunks', `${report.workers} / ${report.chunks}`],
+    ...(Object.entries(report.phases) as Array<[string, number]>).map(([phase, ms]): [string, string] => [`  ${phase}`, `${(ms / 1000).toFixed(2)} s`]),
+    ['strategy', report.strategy.publish],
+    ['why', report.strategy.reason],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  const lines = [`COPY ${report.rows}`, ...rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`)];
+  return lines.join('\n');
+}
+
+export function formatPlan(report: LoadReport): string {
+  const plan = report.plan;
+  if (!plan) return formatReport(report);
+  const lines = [
+    `plan for loading ${report.file} (${report.bytes} bytes) into ${report.table} — dry run, nothing loaded`,
+    `strategy: ${report.strategy.publish} — ${report.strategy.reason}`,
+    `stage: ${plan.stage} (${report.strategy.loggedStage ? 'LOGGED' : 'UNLOGGED'})`,
+    `chunks: ${plan.chunks.length} over ${report.workers} workers`,
+    ...plan.chunks.map((c) => `  #${c.index}: bytes [${c.start}, ${c.end}) from line ${c.line}`),
+    `each chunk: ${plan.copySql}`,
+    ...plan.steps.durable.map((s) => `durable: ${s.sql}`),
+    ...plan.steps.indexes.map((s) => `index (parallel): ${s.sql}`),
+    ...plan.steps.foreignKeys.map((s) => `foreign key: ${s.sql}`),
+    `publish: ${report.strategy.publish === 'swap' ? 'one transaction: rename the stage into the target\'s place, carry over constraints, triggers, grants, comments, views and foreign keys, drop the old table' : `one transaction: ${report.strategy.truncate ? 'TRUNCATE the target, ' : ''}INSERT INTO the target SELECT FROM the stage, drop the stage`}`,
+  ];
+  return lines.join('\n');
+}

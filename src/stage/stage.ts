@@ -1,0 +1,48 @@
+/**
+ * The staging table's lifecycle: created in the target's schema, shaped like the target, UNLOGGED,
+ * and recognisable as a ploader leftover by its name and comment.
+ */
+import type { IndexFacts, TargetFacts } from '../plan/catalog.ts';
+import { qualified, quoteIdent, quoteLiteral, type QualifiedName } from '../db/sql.ts';
+
+export const STAGE_COMMENT_PREFIX = 'ploader stage';
+
+/**
+ * LIKE copies column types, NOT NULL, defaults (so a serial column draws from the target's own
+ * sequence, and ids are those one COPY would give), CHECK constraints, generated columns, storage,
+ * compression and column comments. Not indexes: those are built after the data is in.
+ * Identity columns become plain columns whose default is the target's identity sequence.
+ */
+export function createStageSql(target: TargetFacts, stage: QualifiedName, runId: string, logged = false): string[] {
+  const statements = [
+    `CREATE ${logged ? '' : 'UNLOGGED '}TABLE ${qualified(stage)} (LIKE ${qualified(target.table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS)`,
+  ];
+  for (const column of target.columns) {
+    if (column.identity && column.identitySequence) {
+      statements.push(
+        `ALTER TABLE ${qualified(stage)} ALTER COLUMN ${quoteIdent(column.name)} SET DEFAULT nextval(${quoteLiteral(column.identitySequence)}::regclass)`,
+      );
+    }
+  }
+  statements.push(
+    `COMMENT ON TABLE ${qualified(stage)} IS ${quoteLiteral(`${STAGE_COMMENT_PREFIX} run ${runId} for ${qualified(target.table)} (oid ${target.oid}); safe to drop when no ploader is running`)}`,
+  );
+  return statements;
+}
+
+export function dropStageSql(stage: QualifiedName): string {
+  return `DROP TABLE IF EXISTS ${qualified(stage)}`;
+}
+
+/** The stage's temporary name for one of the target's indexes; renamed to the original at publish. */
+export function stageIndexName(runId: string, position: number): string {
+  return `ploader_${runId}_idx${position}`;
+}
+
+/**
+ * The target's index rebuilt on the stage under a temporary name (see IndexFacts.usingClause).
+ * IF NOT EXISTS: a resumed run may find some of its indexes already built.
+ */
+export function stageIndexSql(index: IndexFacts, stage: QualifiedName, tempName: string): string {
+  return `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${quoteIdent(tempName)} ON ${qualified(stage)} ${index.usingClause}`;
+}
