@@ -3,7 +3,6 @@
  * The first failure cancels the rest and drops the stage: the target is left as it was.
  */
 import { randomBytes } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { readServerFacts, readTargetFacts, type TargetFacts } from './plan/catalog.ts';
@@ -19,9 +18,10 @@ import {
   type UniqueKey,
 } from './rows/conflicts.ts';
 import { connect } from './db/connection.ts';
-import { cancelSessions, copyChunks, sessionRole } from './copy/copy-pool.ts';
+import { copyChunks } from './copy/copy-pool.ts';
+import { cancelSessions } from './copy/run-identity.ts';
 import { PloaderError, cancelledError } from './errors.ts';
-import { finalizeSteps, readOutgoingForeignKeys, runInParallelSessions, type FinalizeSteps } from './finalize/finalize.ts';
+import { finalizeStage, finalizeSteps, readOutgoingForeignKeys } from './finalize/finalize.ts';
 import { checkInputFile, checkInputUnchanged } from './input/input-file.ts';
 import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from './options.ts';
 import { chooseStrategy, stagingTableName, type Chunk } from './plan/plan.ts';
@@ -154,7 +154,7 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
       if (options.file !== '-') await checkInputUnchanged(options.file, file);
       throwIfAborted(options.signal);
 
-      const finalized = await finalize(options, steps, runId);
+      const finalized = await finalizeStage(options, steps, runId);
       phases.durable = finalized.durable;
       phases.indexes = finalized.indexes;
       throwIfAborted(options.signal);
@@ -254,22 +254,6 @@ async function constraintNames(client: pg.Client, table: QualifiedName): Promise
 }
 
 
-async function finalize(options: ResolvedLoadOptions, steps: FinalizeSteps, runId: string): Promise<{ durable: number; indexes: number }> {
-  const settings = { maintenanceWorkMem: options.indexMemory, maxParallelMaintenanceWorkers: 0 };
-  const role = sessionRole(runId, 'finalize');
-  let started = performance.now();
-  if (steps.durable.length > 0) options.onProgress({ kind: 'phase', phase: 'durable', detail: steps.durable.map((s) => s.label).join(', ') });
-  await runInParallelSessions(options.db, role, steps.durable, 1, settings, () => {});
-  const durable = performance.now() - started;
-  started = performance.now();
-  const total = steps.indexes.length + steps.foreignKeys.length;
-  const report = (step: { label: string }, done: number) => options.onProgress({ kind: 'phase', phase: 'indexes', detail: `${step.label} (${done + 1}/${total})` });
-  // One session per index, at most one more than the cores: the builds are CPU-bound sorts, and on 2
-  // cores 3 sessions measured 7.9 s, 2 sessions 8.6 s, 1 session 14.0 s (PK + 2 indexes, 7.5M rows).
-  await runInParallelSessions(options.db, role, steps.indexes, Math.max(options.workers, availableParallelism()) + 1, settings, report);
-  await runInParallelSessions(options.db, role, steps.foreignKeys, options.workers, settings, report);
-  return { durable, indexes: performance.now() - started };
-}
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw cancelledError();

@@ -15,6 +15,7 @@ import type { RecordSyntax } from '../input/scan/record-syntax.ts';
 import { syntaxOf } from '../input/split.ts';
 import { SQLSTATE } from '../db/sqlstate.ts';
 import { workerEntry } from './worker-bundle.ts';
+import { cancelSessions, copyProgressOfRun, sessionRole } from './run-identity.ts';
 
 export interface CopyRun {
   runId: string;
@@ -90,7 +91,7 @@ export async function copyChunks(options: ResolvedLoadOptions, source: ChunkSour
   const totalBytes = source.totalBytes ?? 0;
   // Byte-level progress between chunk completions, from the server's own COPY progress view (PG 14+).
   const progressTimer = setInterval(() => {
-    void inFlight(client, runId).then((now) => {
+    void copyProgressOfRun(client, runId).then((now) => {
       if (now && !firstFailure) options.onProgress({ kind: 'bytes', doneBytes: doneBytes + now.bytes, totalBytes: Math.max(totalBytes, doneBytes + now.bytes), rows: rows + now.rows });
     });
   }, PROGRESS_INTERVAL_MS);
@@ -202,29 +203,3 @@ export function tooManyBadRows(options: ResolvedLoadOptions, rejected: RejectedR
 }
 
 const PROGRESS_INTERVAL_MS = 250;
-
-/** Bytes and rows of this run's COPYs still in progress. */
-async function inFlight(client: pg.Client, runId: string): Promise<{ bytes: number; rows: number } | undefined> {
-  try {
-    const { rows } = await client.query<{ bytes: string | null; tuples: string | null }>(
-      `SELECT sum(p.bytes_processed) AS bytes, sum(p.tuples_processed) AS tuples
-         FROM pg_stat_progress_copy p JOIN pg_stat_activity a ON a.pid = p.pid WHERE a.application_name LIKE $1`,
-      [`% ${runId}`],
-    );
-    return { bytes: Number(rows[0].bytes ?? 0), rows: Number(rows[0].tuples ?? 0) };
-  } catch {
-    return undefined; // progress is a nicety: never fail a load over it
-  }
-}
-
-export function sessionRole(runId: string, what: string): string {
-  return `${what} ${runId}`;
-}
-
-/** Cancels the server-side statements of this run's other sessions (COPYs, index builds). */
-export async function cancelSessions(client: pg.Client, runId: string): Promise<void> {
-  await client
-    .query(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name LIKE $1 AND pid <> pg_backend_pid()`, [`% ${runId}`])
-    .catch(() => {});
-}
-

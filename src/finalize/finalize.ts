@@ -2,10 +2,13 @@
  * After every chunk is in the stage: make it durable, then build the target's indexes (and check its
  * outgoing foreign keys) on the stage in parallel sessions. Publishing is publish.ts's job.
  */
+import { availableParallelism } from 'node:os';
 import type pg from 'pg';
+import { sessionRole } from '../copy/run-identity.ts';
 import type { TargetFacts } from '../plan/catalog.ts';
 import { connect } from '../db/connection.ts';
 import { PloaderError, serverFields } from '../errors.ts';
+import type { ResolvedLoadOptions } from '../options.ts';
 import { SQLSTATE } from '../db/sqlstate.ts';
 import type { Strategy } from '../plan/plan.ts';
 import { qualified, quoteIdent, type QualifiedName } from '../db/sql.ts';
@@ -117,4 +120,22 @@ export async function runInParallelSessions(
   const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (rejected) throw rejected.reason;
   return timings;
+}
+
+/** Durable first, then the index builds and foreign-key checks in parallel sessions; returns each phase's ms. */
+export async function finalizeStage(options: ResolvedLoadOptions, steps: FinalizeSteps, runId: string): Promise<{ durable: number; indexes: number }> {
+  const settings = { maintenanceWorkMem: options.indexMemory, maxParallelMaintenanceWorkers: 0 };
+  const role = sessionRole(runId, 'finalize');
+  let started = performance.now();
+  if (steps.durable.length > 0) options.onProgress({ kind: 'phase', phase: 'durable', detail: steps.durable.map((s) => s.label).join(', ') });
+  await runInParallelSessions(options.db, role, steps.durable, 1, settings, () => {});
+  const durable = performance.now() - started;
+  started = performance.now();
+  const total = steps.indexes.length + steps.foreignKeys.length;
+  const report = (step: { label: string }, done: number) => options.onProgress({ kind: 'phase', phase: 'indexes', detail: `${step.label} (${done + 1}/${total})` });
+  // One session per index, at most one more than the cores: the builds are CPU-bound sorts, and on 2
+  // cores 3 sessions measured 7.9 s, 2 sessions 8.6 s, 1 session 14.0 s (PK + 2 indexes, 7.5M rows).
+  await runInParallelSessions(options.db, role, steps.indexes, Math.max(options.workers, availableParallelism()) + 1, settings, report);
+  await runInParallelSessions(options.db, role, steps.foreignKeys, options.workers, settings, report);
+  return { durable, indexes: performance.now() - started };
 }

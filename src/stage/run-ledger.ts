@@ -8,6 +8,7 @@
  * server crash while the logged ledger survives: `readResumeState` compares the two and says so.
  */
 import type pg from 'pg';
+import { runHasSessions } from '../copy/run-identity.ts';
 import { PloaderError } from '../errors.ts';
 import type { Chunk } from '../plan/plan.ts';
 import type { RejectedRecord } from '../rows/rejects.ts';
@@ -69,12 +70,8 @@ export async function findLeftoverRuns(client: pg.Client, targetOid: number): Pr
   for (const row of rows) {
     const runId = /run ([0-9a-f]+) /.exec(row.comment)?.[1];
     if (!runId) continue;
-    const { rows: sessions } = await client.query(
-      'SELECT 1 FROM pg_stat_activity WHERE application_name LIKE $1 AND pid <> pg_backend_pid() LIMIT 1',
-      [`% ${runId}`],
-    );
     const stage = { schema: row.schema, name: row.name };
-    runs.push({ runId, stage, ledger: ledgerName(stage), meta: parseMeta(row.ledger_comment), active: sessions.length > 0 });
+    runs.push({ runId, stage, ledger: ledgerName(stage), meta: parseMeta(row.ledger_comment), active: await runHasSessions(client, runId) });
   }
   return runs;
 }
