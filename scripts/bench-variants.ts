@@ -1,5 +1,5 @@
 /**
- * The finalizer alternatives behind ploader's strategy (src/plan/plan.ts chooseStrategy), measured step by
+ * The finalizer alternatives behind ploader's strategy (src/plan/strategy.ts chooseStrategy), measured step by
  * step on the votes data under one wal_level:
  *   (a) 2 parallel COPYs into an UNLOGGED table, SET LOGGED, then PK + 2 indexes in 3 parallel sessions;
  *   (b) the same COPYs into a LOGGED table, then the index builds (nothing to SET LOGGED);

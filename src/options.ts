@@ -5,12 +5,16 @@
  */
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { ON_CONFLICT_MODES, type OnConflict } from './rows/conflicts.ts';
 import { PloaderError } from './errors.ts';
-import type { Durability } from './plan/plan.ts';
 import type { CopyStatementOptions } from './db/sql.ts';
 
-const DURABILITY: readonly Durability[] = ['auto', 'logged-stage', 'set-logged'];
+/** How a swapped-in stage becomes durable: chosen from wal_level (`auto`), or forced (benchmarks). */
+export type Durability = 'auto' | 'logged-stage' | 'set-logged';
+export const DURABILITY_MODES: readonly Durability[] = ['auto', 'logged-stage', 'set-logged'];
+
+/** What to do with rows whose unique key repeats: fail, keep the first, or keep the last (see rows/conflicts.ts). */
+export type OnConflict = 'error' | 'skip' | 'update';
+export const ON_CONFLICT_MODES: readonly OnConflict[] = ['error', 'skip', 'update'];
 
 export type CopyFormat = 'csv' | 'text' | 'binary';
 const FORMATS: readonly CopyFormat[] = ['csv', 'text', 'binary'];
@@ -208,7 +212,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     throw invalid(`options.onConflict must be one of ${ON_CONFLICT_MODES.join(', ')}, got ${received(onConflict)}`);
   }
   const durability = options.durability ?? 'auto';
-  if (!DURABILITY.includes(durability)) throw invalid(`options.durability must be one of ${DURABILITY.join(', ')}, got ${received(durability)}`);
+  if (!DURABILITY_MODES.includes(durability)) throw invalid(`options.durability must be one of ${DURABILITY_MODES.join(', ')}, got ${received(durability)}`);
   const indexMemory = options.indexMemory ?? DEFAULT_INDEX_MEMORY;
   if (!/^\d+\s*(kB|MB|GB)$/.test(indexMemory)) {
     throw invalid(`options.indexMemory must be a size such as "64MB", got ${received(indexMemory)}`);

@@ -9,24 +9,15 @@ import type { CopyChunkResult, CopyChunkTask } from './copy-chunk.ts';
 import { PloaderError, cancelledError, fromWire, type WireError } from '../errors.ts';
 import { locateChunkError, readRange, simulateServerLines } from '../rows/line-mapping.ts';
 import type { ResolvedLoadOptions } from '../options.ts';
-import type { Chunk } from '../plan/plan.ts';
+import type { Chunk, PendingChunk } from '../plan/chunks.ts';
+import type { LoadPlan } from '../plan/load-plan.ts';
+import { DEFAULT_STREAM_BATCH_BYTES, openInputStream, recordBatches } from '../input/stream-batches.ts';
+import { markChunkDoneSql } from '../stage/run-ledger.ts';
 import type { RejectedRecord } from '../rows/rejects.ts';
-import type { RecordSyntax } from '../input/scan/record-syntax.ts';
 import { syntaxOf } from '../input/split.ts';
 import { SQLSTATE } from '../db/sqlstate.ts';
 import { workerEntry } from './worker-bundle.ts';
 import { cancelSessions, copyProgressOfRun, sessionRole } from './run-identity.ts';
-
-export interface CopyRun {
-  runId: string;
-  copySql: string;
-  /** Marks a chunk done in the run ledger, in the chunk's own transaction. */
-  markDoneSql: string;
-  /** Rows already set aside by the interrupted run being resumed: they count against --max-errors. */
-  priorRejects: number;
-  /** The stage has the record locator column (see conflicts.ts). */
-  locator: boolean;
-}
 
 export interface CopyOutcome {
   rows: number;
@@ -37,19 +28,11 @@ export interface CopyOutcome {
   recordsPerChunk: Map<number, number>;
 }
 
-/** A chunk to load: a byte range of the input file, or (from a stream) its bytes in memory. */
-export interface PendingChunk {
-  chunk: Chunk;
-  data?: Buffer;
-}
-
-export interface ChunkSource {
+interface ChunkSource {
   /** Chunks in input order; a stream's are produced as it is read. */
   chunks: AsyncIterable<PendingChunk>;
   /** All bytes to load, when known (a file; not a stream). */
   totalBytes?: number;
-  /** Every chunk of the plan, to count records before a failing chunk (file input only). */
-  plan?: readonly Chunk[];
 }
 
 /**
@@ -58,8 +41,32 @@ export interface ChunkSource {
  */
 const IN_FLIGHT_PER_WORKER = 2;
 
-export async function copyChunks(options: ResolvedLoadOptions, source: ChunkSource, run: CopyRun, client: pg.Client): Promise<CopyOutcome> {
-  const { runId, copySql } = run;
+/**
+ * The load phase of a plan: the pending chunks of a file, or a stream cut into batches as it is read,
+ * COPYed into the stage by the worker pool.
+ */
+export async function copyInput(client: pg.Client, plan: LoadPlan): Promise<CopyOutcome> {
+  const { options, pending, resumed } = plan;
+  options.onProgress({
+    kind: 'phase',
+    phase: 'load',
+    detail: plan.input.streaming
+      ? `streamed in batches, ${options.workers} workers`
+      : `${pending.length} chunks${resumed ? ` (${plan.chunks.length - pending.length} done before)` : ''}, ${options.workers} workers`,
+  });
+  const source: ChunkSource = plan.input.streaming
+    ? { chunks: recordBatches(openInputStream(options.file), syntaxOf(options), options.chunkBytes ?? DEFAULT_STREAM_BATCH_BYTES, options.header) }
+    : { chunks: inOrder(pending), totalBytes: pending.reduce((sum, c) => sum + c.end - c.start, 0) };
+  return copyChunks(client, plan, source);
+}
+
+async function* inOrder(chunks: readonly Chunk[]): AsyncGenerator<PendingChunk> {
+  for (const chunk of chunks) yield { chunk };
+}
+
+async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource): Promise<CopyOutcome> {
+  const { options, runId, copySql } = plan;
+  const run = { markDoneSql: markChunkDoneSql(plan.ledger), priorRejects: plan.resumed?.state.rejects.length ?? 0, locator: plan.conflicts.locator };
   const entry = await workerEntry();
   const pool = new Piscina<CopyChunkTask, CopyChunkResult>({
     filename: entry.filename,
@@ -80,7 +87,7 @@ export async function copyChunks(options: ResolvedLoadOptions, source: ChunkSour
   const rejected: RejectedRecord[] = [];
   const recordsPerChunk = new Map<number, number>();
   const syntax = syntaxOf(options);
-  const binaryHeaderBytes = options.format === 'binary' ? source.plan?.[0]?.start : undefined;
+  const binaryHeaderBytes = options.format === 'binary' ? plan.chunks[0]?.start : undefined;
   const fail = async (pending: PendingChunk, error: WireError) => {
     if (firstFailure) return;
     firstFailure = { ...pending, error };
@@ -159,7 +166,7 @@ export async function copyChunks(options: ResolvedLoadOptions, source: ChunkSour
       syntax,
       binary: options.format === 'binary',
       read: failed.data ? async () => failed.data! : (chunk) => readRange(options.file, chunk.start, chunk.end),
-      recordsBefore: () => recordsBeforeChunk(options, syntax, failed.chunk, source.plan, recordsPerChunk),
+      recordsBefore: () => recordsBeforeChunk(plan, failed.chunk, recordsPerChunk),
     });
   }
   if (options.signal?.aborted) throw cancelledError();
@@ -170,17 +177,12 @@ export async function copyChunks(options: ResolvedLoadOptions, source: ChunkSour
  * Records before a chunk: counted in the file when there is one; for a stream, known only when every
  * earlier batch finished (their rows + rejects).
  */
-async function recordsBeforeChunk(
-  options: ResolvedLoadOptions,
-  syntax: RecordSyntax,
-  chunk: Chunk,
-  plan: readonly Chunk[] | undefined,
-  recordsPerChunk: ReadonlyMap<number, number>,
-): Promise<number | undefined> {
+async function recordsBeforeChunk(plan: LoadPlan, chunk: Chunk, recordsPerChunk: ReadonlyMap<number, number>): Promise<number | undefined> {
   let before = 0;
-  if (plan) {
-    for (const earlier of plan.filter((c) => c.index < chunk.index)) {
-      before += simulateServerLines(await readRange(options.file, earlier.start, earlier.end), syntax).length;
+  if (!plan.input.streaming) {
+    const syntax = syntaxOf(plan.options);
+    for (const earlier of plan.chunks.filter((c) => c.index < chunk.index)) {
+      before += simulateServerLines(await readRange(plan.options.file, earlier.start, earlier.end), syntax).length;
     }
     return before;
   }

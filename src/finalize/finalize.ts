@@ -10,7 +10,7 @@ import { connect } from '../db/connection.ts';
 import { PloaderError, serverFields } from '../errors.ts';
 import type { ResolvedLoadOptions } from '../options.ts';
 import { SQLSTATE } from '../db/sqlstate.ts';
-import type { Strategy } from '../plan/plan.ts';
+import type { Strategy } from '../plan/strategy.ts';
 import { qualified, quoteIdent, type QualifiedName } from '../db/sql.ts';
 import { stageIndexName, stageIndexSql } from '../stage/stage.ts';
 

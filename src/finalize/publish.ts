@@ -15,6 +15,8 @@ import { qualified, quoteIdent, quoteLiteral, type QualifiedName } from '../db/s
 import { SQLSTATE } from '../db/sqlstate.ts';
 import { dropStageSql, stageIndexName } from '../stage/stage.ts';
 import { inTransaction } from '../db/transaction.ts';
+import type { LoadPlan } from '../plan/load-plan.ts';
+import type { Upsert } from '../rows/conflicts.ts';
 
 export interface PublishResult {
   method: 'swap' | 'insert';
@@ -22,28 +24,22 @@ export interface PublishResult {
   note?: string;
 }
 
-export async function publishByInsert(
-  client: pg.Client,
-  target: TargetFacts,
-  stage: QualifiedName,
-  ledger: QualifiedName,
-  truncate: boolean,
-  upsert?: Upsert,
-): Promise<PublishResult> {
+/** Publishes the stage as the plan says: by swap, or by INSERT ... SELECT. */
+export async function publish(client: pg.Client, plan: LoadPlan, stageRows: number): Promise<PublishResult> {
+  return plan.strategy.publish === 'swap' ? publishBySwap(client, plan, stageRows) : publishByInsert(client, plan);
+}
+
+async function publishByInsert(client: pg.Client, plan: LoadPlan): Promise<PublishResult> {
+  const { target, stage, ledger } = plan;
+  const truncate = plan.strategy.truncate;
   return inTransaction(client, async () => {
     await client.query(`LOCK TABLE ${qualified(target.table)} IN ${truncate ? 'ACCESS EXCLUSIVE' : 'ROW EXCLUSIVE'} MODE`);
     if (truncate) await client.query(`TRUNCATE ${qualified(target.table)}`);
-    const rows = await insertFromStage(client, target, stage, upsert);
+    const rows = await insertFromStage(client, target, stage, plan.conflicts.upsert);
     await client.query(dropStageSql(stage));
     await client.query(dropStageSql(ledger));
     return { method: 'insert' as const, rows };
   });
-}
-
-/** --on-conflict update when appending: the key to match, and the file's other columns to overwrite. */
-export interface Upsert {
-  key: readonly string[];
-  update: readonly string[];
 }
 
 /**
@@ -63,17 +59,13 @@ async function insertFromStage(client: pg.Client, target: TargetFacts, stage: Qu
   return result.rowCount ?? 0;
 }
 
-/** Publishes by swap; falls back to insert (same transaction semantics) when the target gained rows meanwhile. */
-export async function publishBySwap(
-  client: pg.Client,
-  target: TargetFacts,
-  stage: QualifiedName,
-  ledger: QualifiedName,
-  runId: string,
-  truncate: boolean,
-  /** Rows in the stage, as the workers' COPYs counted them (no count(*) under the lock). */
-  stageRows: number,
-): Promise<PublishResult> {
+/**
+ * Publishes by swap; falls back to insert (same transaction semantics) when the target gained rows
+ * meanwhile. `stageRows` is what the workers' COPYs counted (no count(*) under the lock).
+ */
+async function publishBySwap(client: pg.Client, plan: LoadPlan, stageRows: number): Promise<PublishResult> {
+  const { target, stage, ledger } = plan;
+  const truncate = plan.strategy.truncate;
   try {
     return await inTransaction(client, async () => {
       // Empty search_path: every name the catalog functions print below is schema-qualified.
@@ -89,7 +81,7 @@ export async function publishBySwap(
         }
       }
       const carried = await captureDependents(client, target);
-      await swap(client, target, stage, runId, carried);
+      await swap(client, plan, carried);
       await client.query(dropStageSql(ledger));
       return { method: 'swap' as const, rows: stageRows };
     });
@@ -197,7 +189,8 @@ async function captureDependents(client: pg.Client, target: TargetFacts): Promis
   };
 }
 
-async function swap(client: pg.Client, target: TargetFacts, stage: QualifiedName, runId: string, carried: Dependents): Promise<void> {
+async function swap(client: pg.Client, plan: LoadPlan, carried: Dependents): Promise<void> {
+  const { target, stage, runId } = plan;
   const run = (sql: string) => client.query(sql);
   const old: QualifiedName = { schema: target.table.schema, name: `ploader_old_${runId}` };
   const t = qualified(target.table);

@@ -3,7 +3,7 @@
  * one sequential scan of the file (src/scan). Nothing here parses fields.
  */
 import type { ResolvedLoadOptions } from '../options.ts';
-import { buildChunks, chunkTargets, defaultChunkBytes, type Chunk } from '../plan/plan.ts';
+import { buildChunks, chunkTargets, defaultChunkBytes, type Chunk } from '../plan/chunks.ts';
 import { scanBinaryFile } from './scan/binary-tuples.ts';
 import { scanFileRecordStarts } from './scan/file-boundaries.ts';
 import type { RecordSyntax } from './scan/record-syntax.ts';

@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import type { PendingChunk } from '../copy/copy-pool.ts';
+import type { PendingChunk } from '../plan/chunks.ts';
 import { findRecordStarts } from './scan/record-boundaries.ts';
 import type { RecordSyntax } from './scan/record-syntax.ts';
 

@@ -12,10 +12,10 @@
 import type pg from 'pg';
 import type { IndexFacts, TargetFacts } from '../plan/catalog.ts';
 import { PloaderError } from '../errors.ts';
+import type { OnConflict } from '../options.ts';
+import type { LoadPlan } from '../plan/load-plan.ts';
 import { qualified, quoteIdent, type QualifiedName } from '../db/sql.ts';
 
-export type OnConflict = 'error' | 'skip' | 'update';
-export const ON_CONFLICT_MODES: readonly OnConflict[] = ['error', 'skip', 'update'];
 
 export const LOCATOR_COLUMN = 'ploader_record';
 /** Per-session sequence the locator default draws from; set by the worker before each COPY. */
@@ -23,6 +23,21 @@ export const LOCATOR_SEQUENCE = 'ploader_record_seq';
 /** Session setting that holds the chunk number for the locator default. */
 export const LOCATOR_CHUNK_SETTING = 'ploader.chunk';
 const RECORD_BITS = 32n;
+
+/** --on-conflict update when appending: the key to match, and the file's other columns to overwrite. */
+export interface Upsert {
+  key: readonly string[];
+  update: readonly string[];
+}
+
+/** The upsert for `update` into a table that keeps its rows: one unique key to match existing rows on. */
+export function planUpsert(mode: OnConflict, appending: boolean, keys: readonly UniqueKey[], columns: readonly string[]): Upsert | undefined {
+  if (mode !== 'update' || !appending || keys.length === 0) return undefined;
+  if (keys.length > 1) {
+    throw new PloaderError('INVALID_OPTION', `--on-conflict update needs one unique key to match existing rows on; ${keys.map((k) => k.index).join(' and ')} are all fed by the file — use skip or error`);
+  }
+  return { key: keys[0].columns, update: columns.filter((c) => !keys[0].columns.includes(c)) };
+}
 
 export interface UniqueKey {
   index: string;
@@ -82,14 +97,10 @@ export interface ConflictingRecord {
  * Applies the policy on the stage (and against the target's rows when appending). Returns the stage
  * records set aside (skip) or superseded (update); throws with their locators for `error`.
  */
-export async function resolveConflicts(
-  client: pg.Client,
-  stage: QualifiedName,
-  target: TargetFacts,
-  keys: readonly UniqueKey[],
-  mode: OnConflict,
-  appending: boolean,
-): Promise<ConflictingRecord[]> {
+export async function resolveConflicts(client: pg.Client, plan: LoadPlan): Promise<ConflictingRecord[]> {
+  const { stage, target } = plan;
+  const { keys, appending } = plan.conflicts;
+  const mode = plan.options.onConflict;
   const removed: ConflictingRecord[] = [];
   const locator = quoteIdent(LOCATOR_COLUMN);
   for (const key of keys) {

@@ -11,7 +11,7 @@
  */
 import { open } from 'node:fs/promises';
 import { PloaderError, type ServerErrorFields } from '../errors.ts';
-import type { Chunk } from '../plan/plan.ts';
+import type { Chunk } from '../plan/chunks.ts';
 import type { RecordSyntax } from '../input/scan/record-syntax.ts';
 import { isRowError } from '../db/sqlstate.ts';
 

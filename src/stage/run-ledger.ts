@@ -10,7 +10,7 @@
 import type pg from 'pg';
 import { runHasSessions } from '../copy/run-identity.ts';
 import { PloaderError } from '../errors.ts';
-import type { Chunk } from '../plan/plan.ts';
+import type { Chunk } from '../plan/chunks.ts';
 import type { RejectedRecord } from '../rows/rejects.ts';
 import { qualified, quoteLiteral, type QualifiedName } from '../db/sql.ts';
 import { STAGE_COMMENT_PREFIX } from './stage.ts';

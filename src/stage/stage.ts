@@ -46,3 +46,10 @@ export function stageIndexName(runId: string, position: number): string {
 export function stageIndexSql(index: IndexFacts, stage: QualifiedName, tempName: string): string {
   return `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${quoteIdent(tempName)} ON ${qualified(stage)} ${index.usingClause}`;
 }
+
+/** `ploader_<target>_<runid>`, recognisable as ours and within PostgreSQL's 63-byte identifier limit. */
+export function stagingTableName(target: string, runId: string): string {
+  // 8 + 32 + 1 + 8 bytes, and the ledger's `_chunks` after it, stay within 63.
+  const readable = target.toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, 32);
+  return `ploader_${readable}_${runId}`;
+}

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildChunks, chunkTargets, type Chunk } from '../../src/plan/plan.ts';
+import { buildChunks, chunkTargets, type Chunk } from '../../src/plan/chunks.ts';
 import { BINARY_TRAILER, BinaryTupleScanner, scanBinaryFile, scanBinaryTuples, type BinaryLayout } from '../../src/input/scan/binary-tuples.ts';
 import { tableFingerprint, useTestDatabase } from '../support/database.ts';
 import { plainCopy, useTempDir } from '../support/fixtures.ts';

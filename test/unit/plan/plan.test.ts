@@ -3,18 +3,9 @@
  * and the chunker end to end on a nasty CSV cut at every chunk size.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  buildChunks,
-  chooseStrategy,
-  chunkTargets,
-  CHUNKS_PER_WORKER,
-  defaultChunkBytes,
-  MAX_DEFAULT_CHUNK_BYTES,
-  MIN_DEFAULT_CHUNK_BYTES,
-  stagingTableName,
-  type Chunk,
-  type StrategyInput,
-} from '../../../src/plan/plan.ts';
+import { buildChunks, chunkTargets, CHUNKS_PER_WORKER, defaultChunkBytes, MAX_DEFAULT_CHUNK_BYTES, MIN_DEFAULT_CHUNK_BYTES, type Chunk } from '../../../src/plan/chunks.ts';
+import { chooseStrategy, type StrategyInput } from '../../../src/plan/strategy.ts';
+import { stagingTableName } from '../../../src/stage/stage.ts';
 import { findRecordStarts } from '../../../src/input/scan/record-boundaries.ts';
 import type { RecordSyntax } from '../../../src/input/scan/record-syntax.ts';
 

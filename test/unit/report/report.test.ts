@@ -2,7 +2,7 @@
  * The human report: psql's `COPY n` first, then aligned label/value lines; and the --dry-run plan.
  */
 import { describe, expect, it } from 'vitest';
-import type { Strategy } from '../../../src/plan/plan.ts';
+import type { Strategy } from '../../../src/plan/strategy.ts';
 import { formatPlan, formatReport, type LoadReport } from '../../../src/report/report.ts';
 
 const SWAP: Strategy = {

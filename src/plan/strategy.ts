@@ -1,60 +1,9 @@
 /**
- * Pure planning: file size, record starts and server/target facts in, a LoadPlan out. No I/O here,
- * so every decision is unit-tested from a table of inputs.
+ * Pure: how the loaded rows reach the target (swap or insert) and how the stage becomes durable,
+ * from server and target facts. No I/O, so every decision is unit-tested from a table of inputs.
  */
+import type { Durability } from '../options.ts';
 import type { ServerFacts } from './catalog.ts';
-
-export const MIN_DEFAULT_CHUNK_BYTES = 1 << 20;
-export const MAX_DEFAULT_CHUNK_BYTES = 64 << 20;
-/**
- * Chunks per worker: enough that a worker finishing early picks up another chunk (load balance when
- * rows differ in cost), few enough that per-chunk overhead (a transaction and a progress row each) stays
- * negligible.
- */
-export const CHUNKS_PER_WORKER = 4;
-
-export interface Chunk {
-  index: number;
-  /** Byte range [start, end) of the input file. */
-  start: number;
-  end: number;
-  /** 1-based physical line of the chunk's first byte. */
-  line: number;
-}
-
-export function defaultChunkBytes(dataBytes: number, workers: number): number {
-  const even = Math.ceil(dataBytes / (workers * CHUNKS_PER_WORKER));
-  return Math.min(MAX_DEFAULT_CHUNK_BYTES, Math.max(MIN_DEFAULT_CHUNK_BYTES, even));
-}
-
-/** Offsets at which to look for the next record start: every `chunkBytes` after the data start. */
-export function chunkTargets(dataStart: number, size: number, chunkBytes: number): number[] {
-  const targets: number[] = [];
-  for (let target = dataStart + chunkBytes; target < size; target += chunkBytes) targets.push(target);
-  return targets;
-}
-
-/**
- * Chunks from the record starts found for `chunkTargets`: several targets may land on the same
- * record start (a record longer than a chunk), and a start at the end of the file closes the last chunk.
- */
-export function buildChunks(
-  dataStart: { offset: number; line: number },
-  size: number,
-  starts: ReadonlyArray<{ offset: number; line: number }>,
-): Chunk[] {
-  const cuts = [dataStart];
-  for (const start of starts) {
-    if (start.offset > cuts[cuts.length - 1].offset && start.offset < size) cuts.push(start);
-  }
-  if (dataStart.offset >= size) return [];
-  return cuts.map((cut, index) => ({
-    index,
-    start: cut.offset,
-    end: index + 1 < cuts.length ? cuts[index + 1].offset : size,
-    line: cut.line,
-  }));
-}
 
 export type PublishMethod = 'swap' | 'insert';
 
@@ -70,9 +19,6 @@ export interface Strategy {
   truncate: boolean;
   reason: string;
 }
-
-/** How the swapped-in stage becomes durable: chosen from wal_level (`auto`), or forced (benchmarks). */
-export type Durability = 'auto' | 'logged-stage' | 'set-logged';
 
 export interface StrategyInput {
   server: Pick<ServerFacts, 'walLevel'>;
@@ -128,11 +74,4 @@ export function chooseStrategy({ server, durability = 'auto', targetHasRows, tru
     truncate,
     reason: `${truncate ? 'replacing the target' : 'the target is empty'}: stage indexed in parallel sessions, then swapped in (no second copy); ${why}`,
   };
-}
-
-/** `ploader_<target>_<runid>`, recognisable as ours and within PostgreSQL's 63-byte identifier limit. */
-export function stagingTableName(target: string, runId: string): string {
-  // 8 + 32 + 1 + 8 bytes, and the ledger's `_chunks` after it, stay within 63.
-  const readable = target.toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, 32);
-  return `ploader_${readable}_${runId}`;
 }
