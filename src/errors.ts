@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'DUPLICATE_KEY' // the input repeats a unique key (or one already in the target)
   | 'SERVER_ERROR' // any other server error during the load
   | 'WORKER_FAILED' // a worker thread crashed
+  | 'LOCK_TIMEOUT' // a lock on the target was not granted within --lock-wait
+  | 'NOTHING_TO_RESUME' // --resume found no interrupted load to continue
   | 'CANCELLED'; // SIGINT/SIGTERM or an AbortSignal
 
 export interface InputPosition {
@@ -103,4 +105,13 @@ export function serverFields(error: unknown): ServerErrorFields | undefined {
 
 export function cancelledError(): PloaderError {
   return new PloaderError('CANCELLED', 'the load was cancelled: nothing was loaded and the target is unchanged');
+}
+
+/** Why a load's signal was aborted: the PloaderError it was aborted with (a lost session), or a cancel. */
+export function abortReason(signal: AbortSignal): PloaderError {
+  return signal.reason instanceof PloaderError ? signal.reason : cancelledError();
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortReason(signal);
 }

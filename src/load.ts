@@ -1,15 +1,16 @@
 /**
  * The orchestrator: options → plan → stage → copy → rows → finalize → publish → report, each phase a
- * function of the plan. The first failure cancels the rest and drops the stage: the target is left as it was.
+ * function of the plan. The first failure cancels the rest and drops the stage: the target is left as
+ * it was. Two sessions live as long as the run (stage/run-sessions.ts): the main one holds the run's
+ * lock and the DDL fence and publishes; the admin one does the rest.
  */
-import type pg from 'pg';
 import { copyInput } from './copy/copy-pool.ts';
-import { connect } from './db/connection.ts';
-import { cancelledError } from './errors.ts';
+import { copyDirect } from './copy/direct-copy.ts';
+import { PloaderError, abortReason, cancelledError, throwIfAborted } from './errors.ts';
 import { finalizeStage } from './finalize/finalize.ts';
 import { publish } from './finalize/publish.ts';
 import { checkInputUnchanged } from './input/input-file.ts';
-import { resolveLoadOptions, type LoadOptions } from './options.ts';
+import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from './options.ts';
 import { inspectInput, planLoad, type LoadPlan } from './plan/load-plan.ts';
 import { PhaseClock } from './report/phase-clock.ts';
 import { dryRunReport, loadReport, nothingToLoadReport, type LoadReport } from './report/report.ts';
@@ -17,58 +18,85 @@ import { resolveRows } from './rows/resolve-rows.ts';
 import { writeRejects } from './rows/rejects.ts';
 import { abandonRun, prepareStage } from './stage/prepare-stage.ts';
 import { dropRun } from './stage/run-ledger.ts';
+import { RunSessions } from './stage/run-sessions.ts';
 
 export async function load(input: LoadOptions): Promise<LoadReport> {
-  const options = resolveLoadOptions(input);
+  const resolved = resolveLoadOptions(input);
   const clock = new PhaseClock();
-  const inputFacts = await inspectInput(options);
-  throwIfAborted(options.signal);
-  const client = await connect(options.db, 'plan');
+  const inputFacts = await inspectInput(resolved);
+  throwIfAborted(resolved.signal);
+  // The run's own signal: the caller's cancel, or the loss of the main session, stops every phase.
+  const run = new AbortController();
+  const onCancel = () => run.abort(cancelledError());
+  resolved.signal?.addEventListener('abort', onCancel, { once: true });
+  const options: ResolvedLoadOptions = { ...resolved, signal: run.signal };
+  const sessions = await RunSessions.open(options, (lost) => run.abort(lost));
   try {
-    const plan = await planLoad(client, options, inputFacts, clock);
+    const plan = await planLoad(sessions, options, inputFacts, clock);
     if (options.dryRun) return dryRunReport(plan, clock);
     if (plan.chunks.length === 0 && !plan.input.streaming) return nothingToLoadReport(plan, clock);
-    await prepareStage(client, plan);
+    if (plan.strategy.publish === 'direct') return await loadDirect(sessions, plan, clock);
+    await prepareStage(sessions.admin, plan);
+    // From here on a cancel stops whatever runs server-side at once: COPYs, index builds, the publish.
+    const cancelRun = () => void sessions.cancelRun(plan.runId);
+    run.signal.addEventListener('abort', cancelRun, { once: true });
     try {
-      return await loadThroughStage(client, plan, clock);
+      return await loadThroughStage(sessions, plan, clock);
     } catch (error) {
-      await abandonRun(client, plan);
-      throw error;
+      await sessions.cancelRun(plan.runId);
+      // A lost main session or a publish that could not get its lock leave the staged rows for --resume.
+      if (!(sessions.lost || isLockTimeout(error))) await abandonRun(sessions.admin, plan);
+      // A statement cancelled because the run was cancelled reports the cancel, not itself.
+      throw run.signal.aborted ? abortReason(run.signal) : error;
+    } finally {
+      run.signal.removeEventListener('abort', cancelRun);
     }
   } finally {
-    await client.end().catch(() => {});
+    resolved.signal?.removeEventListener('abort', onCancel);
+    await sessions.close();
   }
 }
 
-async function loadThroughStage(client: pg.Client, plan: LoadPlan, clock: PhaseClock): Promise<LoadReport> {
+async function loadThroughStage(sessions: RunSessions, plan: LoadPlan, clock: PhaseClock): Promise<LoadReport> {
   const { options } = plan;
-  const copied = await clock.time('load', () => copyInput(client, plan));
+  sessions.startHeartbeat();
+  const copied = await clock.time('load', () => copyInput(sessions.admin, plan));
   // A stream's size and batches are known only now.
   const streamed = plan.input.streaming ? { chunks: copied.recordsPerChunk.size, bytes: copied.bytes } : {};
   if (plan.input.streaming && copied.rows === 0 && copied.rejects.length === 0) {
-    await dropRun(client, plan);
+    await dropRun(sessions.admin, plan);
     return nothingToLoadReport(plan, clock, streamed);
   }
-  const rows = await clock.time('load', () => resolveRows(client, plan, copied));
+  const rows = await clock.time('load', () => resolveRows(sessions.admin, plan, copied));
   if (!plan.input.streaming) await checkInputUnchanged(options.file, plan.input.identity);
   throwIfAborted(options.signal);
 
   const finalized = await finalizeStage(options, plan.steps, plan.runId);
   clock.phases.durable = finalized.durable;
   clock.phases.indexes = finalized.indexes;
+  sessions.stopHeartbeat();
   throwIfAborted(options.signal);
 
   options.onProgress({ kind: 'phase', phase: 'publish', detail: plan.strategy.publish });
-  const published = await clock.time('publish', () => publish(client, plan, rows.rows));
+  const published = await clock.time('publish', () => publish(sessions, plan, rows.rows));
   if (published.note) plan.warnings.push(published.note);
   if (published.rows !== rows.rows) plan.warnings.push(`workers copied ${rows.rows} rows but ${published.rows} were published`);
   if (rows.rejects.length > 0) {
     await writeRejects(options.file, options.rejectFile, rows.rejects);
     plan.warnings.push(`${rows.rejects.length} bad rows were set aside in ${options.rejectFile} (why: ${options.rejectFile}.log)`);
   }
-  return loadReport(plan, clock, { rows: published.rows, rejected: rows.rejects.length, ...streamed });
+  return loadReport(plan, clock, { rows: published.rows, rejected: rows.rejects.length, published: published.method, ...streamed });
 }
 
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw cancelledError();
+/** One COPY straight into the target, committed with the fence: what one `\copy` would do. */
+async function loadDirect(sessions: RunSessions, plan: LoadPlan, clock: PhaseClock): Promise<LoadReport> {
+  const copied = await clock.time('load', () => copyDirect(sessions, plan));
+  if (!plan.input.streaming) await checkInputUnchanged(plan.options.file, plan.input.identity);
+  throwIfAborted(plan.options.signal);
+  await clock.time('publish', () => sessions.commit());
+  return loadReport(plan, clock, { rows: copied.rows, rejected: 0, published: 'direct', ...(plan.input.streaming ? { bytes: copied.bytes } : {}) });
+}
+
+function isLockTimeout(error: unknown): boolean {
+  return error instanceof PloaderError && error.code === 'LOCK_TIMEOUT';
 }

@@ -12,6 +12,23 @@ import type { CopyStatementOptions } from './db/sql.ts';
 export type Durability = 'auto' | 'logged-stage' | 'set-logged';
 export const DURABILITY_MODES: readonly Durability[] = ['auto', 'logged-stage', 'set-logged'];
 
+/**
+ * How the rows are published: `auto` swaps the stage in when that is provably the same as loading into
+ * the target (an empty target, or --truncate), else INSERT ... SELECT; `insert` never swaps (strict
+ * snapshot semantics: a transaction that began before the publish never sees the rows, as after COPY);
+ * `swap` refuses to load when a swap is not possible.
+ */
+export type PublishChoice = 'auto' | 'swap' | 'insert';
+export const PUBLISH_CHOICES: readonly PublishChoice[] = ['auto', 'swap', 'insert'];
+
+/**
+ * How long a lock on the target may be waited for, in short attempts (db/lock-wait.ts): the fence at the
+ * start (only DDL holds it up) and the publish (a swap needs every reader gone for a moment). Ten
+ * minutes: an overnight load should outwait a long report query, but not a session left idle in a
+ * transaction for hours; when it gives up, the stage is kept and --resume publishes it later.
+ */
+export const DEFAULT_LOCK_WAIT_MS = 10 * 60_000;
+
 /** What to do with rows whose unique key repeats: fail, keep the first, or keep the last (see rows/conflicts.ts). */
 export type OnConflict = 'error' | 'skip' | 'update';
 export const ON_CONFLICT_MODES: readonly OnConflict[] = ['error', 'skip', 'update'];
@@ -50,7 +67,7 @@ export interface LoadOptions extends Omit<CopyStatementOptions, 'format'> {
   truncate?: boolean;
   /** Print the plan, load nothing. */
   dryRun?: boolean;
-  /** Continue an interrupted load of this file into this table from its committed chunks (or start afresh if none). */
+  /** Continue an interrupted load of this file into this table from its committed chunks; fails, loading nothing, when there is none. */
   resume?: boolean;
   /**
    * How a swapped-in stage becomes durable: `auto` (a LOGGED stage, measured cheapest under every
@@ -59,6 +76,10 @@ export interface LoadOptions extends Omit<CopyStatementOptions, 'format'> {
   durability?: Durability;
   /** maintenance_work_mem for each index-build session. */
   indexMemory?: string;
+  /** Publish by swap or by insert; default `auto` (see PublishChoice). */
+  publish?: PublishChoice;
+  /** Longest wait for a lock on the target, in ms. Default 10 minutes. */
+  lockWaitMs?: number;
   /** Called with progress events; see progress.ts. */
   onProgress?: (event: ProgressEvent) => void;
   /** Cancels the load; it then behaves as on SIGINT: nothing is left behind. */
@@ -104,6 +125,8 @@ export interface ResolvedLoadOptions {
   resume: boolean;
   durability: Durability;
   indexMemory: string;
+  publish: PublishChoice;
+  lockWaitMs: number;
   onProgress: (event: ProgressEvent) => void;
   signal: AbortSignal | undefined;
 }
@@ -118,7 +141,7 @@ export const MAX_WORKERS = 256;
 
 const KNOWN_OPTIONS = new Set([
   'file', 'table', 'db', 'columns', 'format', 'header', 'delimiter', 'quote', 'escape', 'null', 'encoding', 'default',
-  'forceNull', 'forceNotNull', 'workers', 'chunkBytes', 'maxErrors', 'rejectFile', 'onConflict', 'truncate', 'dryRun', 'resume', 'durability', 'indexMemory', 'onProgress', 'signal',
+  'forceNull', 'forceNotNull', 'workers', 'chunkBytes', 'maxErrors', 'rejectFile', 'onConflict', 'truncate', 'dryRun', 'resume', 'durability', 'indexMemory', 'publish', 'lockWaitMs', 'onProgress', 'signal',
 ]);
 
 function invalid(message: string): PloaderError {
@@ -213,6 +236,10 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   }
   const durability = options.durability ?? 'auto';
   if (!DURABILITY_MODES.includes(durability)) throw invalid(`options.durability must be one of ${DURABILITY_MODES.join(', ')}, got ${received(durability)}`);
+  const publish = options.publish ?? 'auto';
+  if (!PUBLISH_CHOICES.includes(publish)) throw invalid(`options.publish must be one of ${PUBLISH_CHOICES.join(', ')}, got ${received(publish)}`);
+  const lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
+  if (!Number.isSafeInteger(lockWaitMs) || lockWaitMs < 0) throw invalid(`options.lockWaitMs must be a non-negative number of milliseconds, got ${received(options.lockWaitMs)}`);
   const indexMemory = options.indexMemory ?? DEFAULT_INDEX_MEMORY;
   if (!/^\d+\s*(kB|MB|GB)$/.test(indexMemory)) {
     throw invalid(`options.indexMemory must be a size such as "64MB", got ${received(indexMemory)}`);
@@ -243,6 +270,8 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     resume: options.resume ?? false,
     durability,
     indexMemory,
+    publish,
+    lockWaitMs,
     onProgress: options.onProgress ?? (() => {}),
     signal: options.signal,
   };

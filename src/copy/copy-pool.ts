@@ -6,7 +6,7 @@ import { setMaxListeners } from 'node:events';
 import type pg from 'pg';
 import { Piscina } from 'piscina';
 import type { CopyChunkResult, CopyChunkTask } from './copy-chunk.ts';
-import { PloaderError, cancelledError, fromWire, type WireError } from '../errors.ts';
+import { PloaderError, abortReason, fromWire, throwIfAborted, type WireError } from '../errors.ts';
 import { locateChunkError, readRange, simulateServerLines } from '../rows/line-mapping.ts';
 import type { ResolvedLoadOptions } from '../options.ts';
 import type { Chunk, PendingChunk } from '../plan/chunks.ts';
@@ -158,7 +158,7 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
   if (firstFailure?.error.code === 'TOO_MANY_BAD_ROWS') throw tooManyBadRows(options, rejected);
   if (firstFailure) {
     const error = fromWire(firstFailure.error);
-    if (options.signal?.aborted && (error.code === 'CANCELLED' || error.server?.sqlstate === SQLSTATE.QUERY_CANCELED)) throw cancelledError();
+    if (options.signal?.aborted && (error.code === 'CANCELLED' || error.server?.sqlstate === SQLSTATE.QUERY_CANCELED)) throw abortReason(options.signal);
     if (firstFailure.chunk.index < 0) throw error;
     const failed = firstFailure;
     throw await locateChunkError(error, failed.chunk, {
@@ -169,7 +169,7 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
       recordsBefore: () => recordsBeforeChunk(plan, failed.chunk, recordsPerChunk),
     });
   }
-  if (options.signal?.aborted) throw cancelledError();
+  throwIfAborted(options.signal);
   return { rows, bytes: doneBytes, rejects: rejected, recordsPerChunk };
 }
 

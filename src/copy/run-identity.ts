@@ -41,3 +41,41 @@ export async function copyProgressOfRun(client: pg.Client, runId: string): Promi
     return undefined; // progress is a nicety: never fail a load over it
   }
 }
+
+/**
+ * ploader's key space for advisory locks (the first of the two int4 keys): 'pldr' in ASCII. The second
+ * key is the run id. A run holds its lock, session-level, from before its stage exists until the stage
+ * is published or dropped; "the run is active" means exactly "its lock is held".
+ * https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
+ */
+export const RUN_LOCK_SPACE = 0x706c6472;
+
+/** The run id (8 hex digits) as the lock's second int4 key. */
+export function runLockKey(runId: string): number {
+  if (!/^[0-9a-f]{8}$/.test(runId)) throw new RangeError(`Expected a run id of 8 hex digits, got ${JSON.stringify(runId)}`);
+  return Number.parseInt(runId, 16) | 0;
+}
+
+/** Takes the run's lock if no session holds it; false when another session does (the run is active). */
+export async function tryLockRun(client: pg.Client, runId: string): Promise<boolean> {
+  const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [RUN_LOCK_SPACE, runLockKey(runId)]);
+  return rows[0].locked;
+}
+
+export async function unlockRun(client: pg.Client, runId: string): Promise<void> {
+  await client.query('SELECT pg_advisory_unlock($1, $2)', [RUN_LOCK_SPACE, runLockKey(runId)]);
+}
+
+/** Run ids whose lock some session other than this one holds, among `runIds` (read from pg_locks, nothing taken). */
+export async function activeRuns(client: pg.Client, runIds: readonly string[]): Promise<Set<string>> {
+  if (runIds.length === 0) return new Set();
+  // pg_locks shows the two-key form as classid = key1, objid = key2 (as an unsigned oid), objsubid = 2.
+  const { rows } = await client.query<{ key: number }>(
+    `SELECT objid::bigint AS key FROM pg_locks
+      WHERE locktype = 'advisory' AND objsubid = 2 AND granted AND pid <> pg_backend_pid()
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = $1::bigint`,
+    [RUN_LOCK_SPACE],
+  );
+  const held = new Set(rows.map((r) => Number(r.key)));
+  return new Set(runIds.filter((id) => held.has(runLockKey(id) >>> 0)));
+}

@@ -10,12 +10,13 @@
  */
 import type pg from 'pg';
 import type { TargetFacts } from '../plan/catalog.ts';
-import { PloaderError, serverFields } from '../errors.ts';
+import { PloaderError, serverFields, throwIfAborted } from '../errors.ts';
 import { qualified, quoteIdent, quoteLiteral, type QualifiedName } from '../db/sql.ts';
-import { SQLSTATE } from '../db/sqlstate.ts';
 import { dropStageSql, stageIndexName } from '../stage/stage.ts';
-import { inTransaction } from '../db/transaction.ts';
+import { describeBlockers, lockTables, type LockWait } from '../db/lock-wait.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
+import type { RunSessions } from '../stage/run-sessions.ts';
+import { readTableSignature, signatureDifferences } from './table-signature.ts';
 import type { Upsert } from '../rows/conflicts.ts';
 
 export interface PublishResult {
@@ -24,22 +25,43 @@ export interface PublishResult {
   note?: string;
 }
 
-/** Publishes the stage as the plan says: by swap, or by INSERT ... SELECT. */
-export async function publish(client: pg.Client, plan: LoadPlan, stageRows: number): Promise<PublishResult> {
-  return plan.strategy.publish === 'swap' ? publishBySwap(client, plan, stageRows) : publishByInsert(client, plan);
+/**
+ * Publishes the stage as the plan says, in the main session's fence transaction, and commits. A cancel
+ * (Ctrl-C, the AbortSignal) that came before the COMMIT rolls everything back instead.
+ */
+export async function publish(sessions: RunSessions, plan: LoadPlan, stageRows: number): Promise<PublishResult> {
+  const result = plan.strategy.publish === 'swap' ? await publishBySwap(sessions, plan, stageRows) : await publishByInsert(sessions, plan);
+  throwIfAborted(plan.options.signal);
+  await sessions.commit();
+  return result;
 }
 
-async function publishByInsert(client: pg.Client, plan: LoadPlan): Promise<PublishResult> {
+async function publishByInsert(sessions: RunSessions, plan: LoadPlan, note?: string): Promise<PublishResult> {
   const { target, stage, ledger } = plan;
-  const truncate = plan.strategy.truncate;
-  return inTransaction(client, async () => {
-    await client.query(`LOCK TABLE ${qualified(target.table)} IN ${truncate ? 'ACCESS EXCLUSIVE' : 'ROW EXCLUSIVE'} MODE`);
-    if (truncate) await client.query(`TRUNCATE ${qualified(target.table)}`);
-    const rows = await insertFromStage(client, target, stage, plan.conflicts.upsert);
-    await client.query(dropStageSql(stage));
-    await client.query(dropStageSql(ledger));
-    return { method: 'insert' as const, rows };
-  });
+  const client = sessions.main;
+  // The fence already holds ROW EXCLUSIVE, the lock an INSERT needs; TRUNCATE needs the table to itself.
+  if (plan.strategy.truncate) {
+    await lockForPublish(sessions, plan, [qualified(target.table)]);
+    await client.query(`TRUNCATE ${qualified(target.table)}`);
+  }
+  const rows = await insertFromStage(client, target, stage, plan.conflicts.upsert);
+  await client.query(dropStageSql(stage));
+  await client.query(dropStageSql(ledger));
+  return { method: 'insert', rows, note };
+}
+
+/** Takes the publish's ACCESS EXCLUSIVE lock in short attempts (db/lock-wait.ts), saying who holds it up. */
+async function lockForPublish(sessions: RunSessions, plan: LoadPlan, tables: readonly string[]): Promise<void> {
+  const { options } = plan;
+  const onWait = (wait: LockWait) => options.onProgress({ kind: 'phase', phase: 'waiting', detail: `publish: waiting ${Math.round(wait.waitedMs / 1000)} s for ${wait.tables.join(', ')}, held by ${describeBlockers(wait.blockers)}` });
+  try {
+    await lockTables(sessions.main, sessions.admin, { tables, mode: 'ACCESS EXCLUSIVE', waitMs: options.lockWaitMs, signal: options.signal, onWait });
+  } catch (error) {
+    if (error instanceof PloaderError && error.code === 'LOCK_TIMEOUT') {
+      throw new PloaderError('LOCK_TIMEOUT', `${error.message}; nothing was published, and the loaded stage is kept: ploader --resume publishes it later`, { cause: error });
+    }
+    throw error;
+  }
 }
 
 /**
@@ -60,42 +82,66 @@ async function insertFromStage(client: pg.Client, target: TargetFacts, stage: Qu
 }
 
 /**
- * Publishes by swap; falls back to insert (same transaction semantics) when the target gained rows
- * meanwhile. `stageRows` is what the workers' COPYs counted (no count(*) under the lock).
+ * Publishes by swap when the result is provably the same table: the swap runs in a savepoint, and is
+ * kept only if the swapped-in table's catalog signature equals the target's (table-signature.ts);
+ * otherwise, or if the target gained rows meanwhile, or if anything blocks the swap, the savepoint is
+ * rolled back and the rows are inserted instead (same transaction semantics). `stageRows` is what the
+ * workers' COPYs counted (no count(*) under the lock).
  */
-async function publishBySwap(client: pg.Client, plan: LoadPlan, stageRows: number): Promise<PublishResult> {
-  const { target, stage, ledger } = plan;
-  const truncate = plan.strategy.truncate;
+async function publishBySwap(sessions: RunSessions, plan: LoadPlan, stageRows: number): Promise<PublishResult> {
+  const { target, ledger } = plan;
+  const client = sessions.main;
+  // Dependent views are locked before the table, the order in which their readers lock them: a
+  // reader of a view that waits for the table can then never hold the view against the swap.
+  const views = await dependentViews(client, target.oid);
+  await lockForPublish(sessions, plan, [...views, qualified(target.table)]);
+  if (!plan.strategy.truncate) {
+    const { rows } = await client.query(`SELECT EXISTS (SELECT 1 FROM ${qualified(target.table)}) AS has_rows`);
+    if (rows[0].has_rows) return insertInstead(sessions, plan, 'the target gained rows during the load: appended instead of swapped');
+  }
+  await client.query('SAVEPOINT ploader_swap');
+  let differences: string[];
   try {
-    return await inTransaction(client, async () => {
-      // Empty search_path: every name the catalog functions print below is schema-qualified.
-      await client.query("SET LOCAL search_path = ''");
-      await client.query(`LOCK TABLE ${qualified(target.table)} IN ACCESS EXCLUSIVE MODE`);
-      if (!truncate) {
-        const { rows } = await client.query(`SELECT EXISTS (SELECT 1 FROM ${qualified(target.table)}) AS has_rows`);
-        if (rows[0].has_rows) {
-          const inserted = await insertFromStage(client, target, stage);
-          await client.query(dropStageSql(stage));
-          await client.query(dropStageSql(ledger));
-          return { method: 'insert' as const, rows: inserted, note: 'the target gained rows during the load: appended instead of swapped' };
-        }
-      }
-      const carried = await captureDependents(client, target);
-      await swap(client, plan, carried);
-      await client.query(dropStageSql(ledger));
-      return { method: 'swap' as const, rows: stageRows };
-    });
+    // Empty search_path: every name the catalog functions print below is schema-qualified.
+    await client.query("SET LOCAL search_path = ''");
+    const before = await readTableSignature(client, target.oid);
+    const carried = await captureDependents(client, target);
+    await swap(client, plan, carried);
+    const { rows: [swapped] } = await client.query<{ oid: number }>('SELECT $1::regclass::oid AS oid', [qualified(target.table)]);
+    differences = signatureDifferences(before, await readTableSignature(client, swapped.oid));
   } catch (error) {
     const fields = serverFields(error);
-    if (fields?.sqlstate === SQLSTATE.DEPENDENT_OBJECTS_STILL_EXIST) {
-      throw new PloaderError(
-        'TARGET_INVALID',
-        `could not swap the loaded table in: something ploader does not carry over depends on ${qualified(target.table)} (${fields.detail ?? (error as Error).message}); nothing was changed`,
-        { server: fields, cause: error },
-      );
-    }
-    throw error;
+    if (!fields) throw error;
+    await client.query('ROLLBACK TO SAVEPOINT ploader_swap');
+    return insertInstead(sessions, plan, `the swap could not be done (${(error as Error).message}${fields.detail ? `: ${fields.detail}` : ''})`);
   }
+  if (differences.length > 0) {
+    await client.query('ROLLBACK TO SAVEPOINT ploader_swap');
+    return insertInstead(sessions, plan, `a swap would have changed the table (${differences.join('; ')})`);
+  }
+  await client.query('RELEASE SAVEPOINT ploader_swap');
+  await client.query(dropStageSql(ledger));
+  return { method: 'swap', rows: stageRows };
+}
+
+/** The swap is not the same as a load into the target: insert the rows, or, with --publish swap, refuse. */
+async function insertInstead(sessions: RunSessions, plan: LoadPlan, why: string): Promise<PublishResult> {
+  if (plan.options.publish === 'swap') {
+    throw new PloaderError('TARGET_INVALID', `--publish swap: ${why}; nothing was published — drop --publish swap to let ploader insert the rows instead`);
+  }
+  await sessions.main.query('RESET search_path');
+  return publishByInsert(sessions, plan, `${why}: published by INSERT ... SELECT instead`);
+}
+
+async function dependentViews(client: pg.Client, oid: number): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(v.relname) AS name
+       FROM pg_depend d JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+       JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace n ON n.oid = v.relnamespace
+      WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1 AND v.oid <> $1 ORDER BY 1`,
+    [oid],
+  );
+  return rows.map((r) => r.name);
 }
 
 interface Dependents {

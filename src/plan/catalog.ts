@@ -28,6 +28,8 @@ export interface IndexFacts {
   /** The constraint the index backs (PRIMARY KEY / UNIQUE / EXCLUDE), if any. */
   constraintName: string | null;
   constraintType: 'p' | 'u' | 'x' | null;
+  /** Its tablespace when not the database's default (pg_get_indexdef leaves it out). */
+  tablespace: string | null;
 }
 
 export interface ServerFacts {
@@ -43,11 +45,24 @@ export interface TargetFacts {
   isOwner: boolean;
   relkind: string;
   persistence: string;
+  /** Its tablespace when not the database's default. */
+  tablespace: string | null;
   columns: ColumnFacts[];
   indexes: IndexFacts[];
+  /** True also when the role may not SELECT from the target and so cannot know (then it is appended to). */
   hasRows: boolean;
+  /** User triggers that fire on INSERT, or on TRUNCATE, in the normal replication role (they must fire as COPY or TRUNCATE fire them). */
+  triggers: { onInsert: string[]; onTruncate: string[] };
+  /** The role may create the stage (and its ledger) in the target's schema. */
+  canCreateStage: boolean;
   /** Why the stage cannot simply take the target's place (empty when it can). */
   swapBlockers: string[];
+}
+
+/** A table as PostgreSQL resolved a name the user gave (search_path, quoting). */
+export interface ResolvedTable {
+  oid: number;
+  table: QualifiedName;
 }
 
 export async function readServerFacts(client: pg.Client): Promise<ServerFacts> {
@@ -61,23 +76,54 @@ export async function readServerFacts(client: pg.Client): Promise<ServerFacts> {
   };
 }
 
-/** Resolves `name` as PostgreSQL resolves a table name (search_path, quoting) and reads its facts. */
-export async function readTargetFacts(client: pg.Client, name: string): Promise<TargetFacts> {
+/** Resolves `name` as PostgreSQL resolves a table name (search_path, quoting). */
+export async function resolveTargetName(client: pg.Client, name: string): Promise<ResolvedTable> {
   const oid = await resolveTable(client, name);
-  const { rows: [rel] } = await client.query<{
-    schema: string; name: string; owner: string; is_owner: boolean; relkind: string; persistence: string; can_insert: boolean;
-  }>(
-    `SELECT n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner,
-            pg_has_role(c.relowner, 'USAGE') AS is_owner, c.relkind::text AS relkind,
-            c.relpersistence::text AS persistence, has_table_privilege(c.oid, 'INSERT') AS can_insert
+  const { rows: [rel] } = await client.query<{ schema: string; name: string; relkind: string; owner: string; can_insert: boolean }>(
+    `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind, pg_get_userbyid(c.relowner) AS owner,
+            has_table_privilege(c.oid, 'INSERT') AS can_insert
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1`,
     [oid],
   );
+  checkLoadable(name, rel);
+  return { oid, table: { schema: rel.schema, name: rel.name } };
+}
+
+/** What one COPY FROM needs of its target: a table, and INSERT on it. */
+function checkLoadable(name: string, rel: { relkind: string; owner: string; can_insert: boolean }): void {
   if (rel.relkind !== 'r' && rel.relkind !== 'p') {
     throw new PloaderError('TARGET_INVALID', `${name} is not a table (relkind ${rel.relkind}); ploader loads into tables`);
   }
   if (!rel.can_insert) {
     throw new PloaderError('TARGET_INVALID', `permission denied: the current user may not INSERT into ${name} — ask its owner (${rel.owner}) to GRANT INSERT`);
+  }
+}
+
+/** The facts of a resolved target; read under the run's DDL fence, so they hold until publish. */
+export async function readTargetFacts(client: pg.Client, resolved: ResolvedTable): Promise<TargetFacts> {
+  const { oid } = resolved;
+  const name = qualified(resolved.table);
+  const { rows: [rel] } = await client.query<{
+    schema: string; name: string; owner: string; is_owner: boolean; relkind: string; persistence: string; can_insert: boolean;
+    can_select: boolean; can_create: boolean; rls_active: boolean; tablespace: string | null;
+  }>(
+    `SELECT n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner,
+            pg_has_role(c.relowner, 'USAGE') AS is_owner, c.relkind::text AS relkind,
+            c.relpersistence::text AS persistence, has_table_privilege(c.oid, 'INSERT') AS can_insert,
+            has_table_privilege(c.oid, 'SELECT') AS can_select, has_schema_privilege(n.oid, 'CREATE') AS can_create,
+            row_security_active(c.oid) AS rls_active, t.spcname AS tablespace
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace
+      WHERE c.oid = $1`,
+    [oid],
+  );
+  checkLoadable(name, rel);
+  if (rel.rls_active) {
+    // As one COPY: "COPY FROM not supported with row-level security". A policy also hides rows, so the
+    // target could not even be judged empty.
+    throw new PloaderError(
+      'TARGET_INVALID',
+      `row-level security applies to the current user on ${name}, and COPY FROM refuses such a table (so does ploader) — load as a role that bypasses it (the owner, unless FORCE ROW LEVEL SECURITY is set, or a role with BYPASSRLS), or use INSERT statements`,
+    );
   }
   const table = { schema: rel.schema, name: rel.name };
   const { rows: columns } = await client.query<{ name: string; identity: string; generated: string; seq: string | null }>(
@@ -87,25 +133,33 @@ export async function readTargetFacts(client: pg.Client, name: string): Promise<
     [oid, qualified(table)],
   );
   const { rows: indexes } = await client.query<{
-    name: string; definition: string; prefix: string; unique: boolean; conname: string | null; contype: string | null; key_columns: string[] | null;
+    name: string; definition: string; prefix: string; unique: boolean; conname: string | null; contype: string | null; key_columns: string[] | null; tablespace: string | null;
   }>(
     `SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition, i.indisunique AS unique,
             -- pg_get_indexdef's fixed head, built with the same quoting and qualification rules it uses
             'CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX ' || quote_ident(ic.relname)
               || ' ON ' || CASE WHEN tc.relkind = 'p' THEN 'ONLY ' ELSE '' END || quote_ident(tn.nspname) || '.' || quote_ident(tc.relname) || ' ' AS prefix,
-            con.conname, con.contype::text AS contype,
+            con.conname, con.contype::text AS contype, its.spcname AS tablespace,
             -- plain column keys only: expression and partial indexes get NULL
             CASE WHEN i.indexprs IS NULL AND i.indpred IS NULL THEN
               ARRAY(SELECT a.attname FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY k(attnum, n)
                       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n)::text[]
             END AS key_columns
        FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class tc ON tc.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+       LEFT JOIN pg_tablespace its ON its.oid = ic.reltablespace
        LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
       WHERE i.indrelid = $1 ORDER BY ic.relname`,
     [oid],
   );
-  const { rows: [{ has_rows: hasRows }] } = await client.query<{ has_rows: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM ${qualified(table)}) AS has_rows`,
+  // One COPY needs no SELECT on the target; without it, the target's rows cannot be seen, so it is appended to.
+  const hasRows = rel.can_select
+    ? (await client.query<{ has_rows: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${qualified(table)}) AS has_rows`)).rows[0].has_rows
+    : true;
+  // tgtype bits (pg_trigger.h): 4 = INSERT, 32 = TRUNCATE; tgenabled 'O' and 'A' fire in the default replication role.
+  const { rows: triggers } = await client.query<{ name: string; on_insert: boolean; on_truncate: boolean }>(
+    `SELECT tgname AS name, (tgtype & 4) <> 0 AS on_insert, (tgtype & 32) <> 0 AS on_truncate
+       FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal AND tgenabled IN ('O', 'A') ORDER BY tgname`,
+    [oid],
   );
   return {
     oid,
@@ -123,9 +177,16 @@ export async function readTargetFacts(client: pg.Client, name: string): Promise<
       keyColumns: i.key_columns,
       constraintName: i.conname,
       constraintType: (i.contype as IndexFacts['constraintType']) ?? null,
+      tablespace: i.tablespace,
     })),
+    tablespace: rel.tablespace,
     hasRows,
-    swapBlockers: await findSwapBlockers(client, oid, rel.relkind, rel.is_owner, columns),
+    triggers: { onInsert: triggers.filter((t) => t.on_insert).map((t) => t.name), onTruncate: triggers.filter((t) => t.on_truncate).map((t) => t.name) },
+    canCreateStage: rel.can_create,
+    swapBlockers: [
+      ...(await findSwapBlockers(client, { oid, relkind: rel.relkind, isOwner: rel.is_owner, columns })),
+      ...(await tablespaceBlockers(client, [rel.tablespace, ...indexes.map((i) => i.tablespace)])),
+    ],
   };
 }
 
@@ -165,10 +226,7 @@ async function resolveTable(client: pg.Client, name: string): Promise<number> {
  */
 async function findSwapBlockers(
   client: pg.Client,
-  oid: number,
-  relkind: string,
-  isOwner: boolean,
-  columns: Array<{ name: string; identity: string }>,
+  { oid, relkind, isOwner, columns }: { oid: number; relkind: string; isOwner: boolean; columns: Array<{ name: string; identity: string }> },
 ): Promise<string[]> {
   const blockers: string[] = [];
   if (relkind === 'p') blockers.push('the target is partitioned');
@@ -192,10 +250,24 @@ async function findSwapBlockers(
      UNION ALL SELECT 'table ' || c.conrelid::regclass::text || ' references it and is owned by another role'
        FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
       WHERE c.confrelid = $1 AND c.contype = 'f' AND NOT pg_has_role(r.relowner, 'USAGE')
+     UNION ALL SELECT pg_describe_object(d.classid, d.objid, d.objsubid) || ' depends on it'
+       FROM pg_depend d JOIN pg_policy p ON d.classid = 'pg_policy'::regclass AND p.oid = d.objid
+      WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = $1 AND p.polrelid <> $1
      UNION ALL SELECT 'its row type is used by ' || pg_describe_object(d.classid, d.objid, d.objsubid)
        FROM pg_depend d JOIN pg_class c ON c.oid = $1
       WHERE d.refclassid = 'pg_type'::regclass AND d.refobjid = c.reltype AND d.deptype = 'n'`,
     [oid],
   );
   return blockers.concat(rows.map((r) => r.blocker));
+}
+
+/** A swapped-in stage and its indexes live where the target's did: that needs CREATE on those tablespaces. */
+async function tablespaceBlockers(client: pg.Client, tablespaces: ReadonlyArray<string | null>): Promise<string[]> {
+  const named = [...new Set(tablespaces.filter((t): t is string => t !== null))];
+  if (named.length === 0) return [];
+  const { rows } = await client.query<{ name: string }>(
+    "SELECT t AS name FROM unnest($1::text[]) t WHERE NOT has_tablespace_privilege(t, 'CREATE')",
+    [named],
+  );
+  return rows.map((r) => `the current user may not create tables in tablespace ${quoteIdent(r.name)}, where the target or its indexes live`);
 }

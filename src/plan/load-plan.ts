@@ -6,10 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type pg from 'pg';
-import { readServerFacts, readTargetFacts, type ServerFacts, type TargetFacts } from './catalog.ts';
+import { readServerFacts, readTargetFacts, resolveTargetName, type ServerFacts, type TargetFacts } from './catalog.ts';
 import type { Chunk } from './chunks.ts';
 import { checkCopyOptions, resolveColumns } from './preflight.ts';
 import { chooseStrategy, type Strategy } from './strategy.ts';
+import { tryLockRun, unlockRun } from '../copy/run-identity.ts';
+import { describeBlockers, type LockWait } from '../db/lock-wait.ts';
 import { copyFromStdin, qualified, type QualifiedName } from '../db/sql.ts';
 import { PloaderError } from '../errors.ts';
 import { finalizeSteps, readOutgoingForeignKeys, type FinalizeSteps } from '../finalize/finalize.ts';
@@ -20,6 +22,7 @@ import type { ResolvedLoadOptions } from '../options.ts';
 import type { PhaseClock } from '../report/phase-clock.ts';
 import { fileFedUniqueKeys, planUpsert, type UniqueKey, type Upsert } from '../rows/conflicts.ts';
 import { chooseRunToResume, dropRun, findLeftoverRuns, ledgerName, readResumeState, type LeftoverRun, type ResumeState } from '../stage/run-ledger.ts';
+import type { RunSessions } from '../stage/run-sessions.ts';
 import { stagingTableName } from '../stage/stage.ts';
 
 /** The input as found before the load: a file's identity (to resume it, and to see it change), or a stream. */
@@ -78,26 +81,53 @@ export async function inspectInput(options: ResolvedLoadOptions): Promise<InputF
   return { file: options.file, streaming, identity: { file: path.resolve(options.file), size: file.size, mtimeMs: file.mtimeMs } };
 }
 
-export async function planLoad(client: pg.Client, options: ResolvedLoadOptions, input: InputFacts, clock: PhaseClock): Promise<LoadPlan> {
-  const server = await readServerFacts(client);
-  const target = await readTargetFacts(client, options.table);
+/**
+ * Plans the load under the DDL fence: the target is resolved, the fence taken on the main session, and
+ * only then are its facts read, so they stay true until publish. The run's advisory lock is taken
+ * here too, before anything of the run exists (a resumed run's lock is taken over, or the load fails).
+ */
+export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptions, input: InputFacts, clock: PhaseClock): Promise<LoadPlan> {
+  const { admin, main } = sessions;
+  const resolved = await resolveTargetName(admin, options.table);
+  await sessions.fence(resolved.table, (wait) => options.onProgress({ kind: 'phase', phase: 'waiting', detail: describeWait(wait) }));
+  const { rows: [still] } = await main.query<{ oid: number | null }>('SELECT to_regclass($1)::oid AS oid', [qualified(resolved.table)]);
+  if (Number(still.oid) !== resolved.oid) {
+    throw new PloaderError('TARGET_INVALID', `${qualified(resolved.table)} was dropped or replaced while ploader waited for it — load again`);
+  }
+  const server = await readServerFacts(admin);
+  const target = await readTargetFacts(admin, resolved);
   const columns = resolveColumns(target, options);
-  await checkCopyOptions(client, target, columns, options);
-  const { resumed, warnings } = await findRunToResume(client, options, target, input);
+  await checkCopyOptions(admin, target, columns, options);
+  const { resumed, warnings } = await findRunToResume(admin, options, target, input);
 
   // A stream is cut into batches as it is read (stream-batches.ts); a file is planned up front.
   const chunks = await clock.time('split', async () => (resumed ? resumed.state.chunks : input.streaming ? [] : planChunks(options, input.identity.size)));
-  const strategy = chooseStrategy({ server, durability: options.durability, targetHasRows: target.hasRows, truncate: options.truncate, swapBlockers: target.swapBlockers });
-  const runId = resumed?.run.runId ?? randomBytes(4).toString('hex');
+  const strategy = chooseStrategy({
+    server,
+    durability: options.durability,
+    publish: options.publish,
+    targetHasRows: target.hasRows,
+    truncate: options.truncate,
+    swapBlockers: target.swapBlockers,
+    persistence: target.persistence,
+    firingTriggers: options.truncate ? [...new Set([...target.triggers.onInsert, ...target.triggers.onTruncate])] : target.triggers.onInsert,
+    canCreateStage: target.canCreateStage,
+    stageNeededFor: stageNeededFor(options),
+    resumedStageLogged: resumed?.state.stageLogged,
+  });
+  const runId = resumed?.run.runId ?? (await newRunId(main));
+  if (resumed && !(await tryLockRun(main, runId))) {
+    throw new PloaderError('TARGET_INVALID', `another ploader took over the interrupted load ${runId} a moment ago — wait for it to finish`);
+  }
   const stage: QualifiedName = resumed?.run.stage ?? { schema: target.table.schema, name: stagingTableName(target.table.name, runId) };
-  const copySql = copyFromStdin(stage, columns, options);
-  if (resumed && resumed.run.meta?.copySql !== copySql) {
-    throw new PloaderError('INVALID_OPTION', `--resume needs the options of the interrupted load ${runId}; it ran ${resumed.run.meta?.copySql} — pass the same columns and format options, or run ploader --cleanup`);
+  const copySql = copyFromStdin(strategy.publish === 'direct' ? target.table : stage, columns, options);
+  if (resumed && resumed.run.meta.copySql !== copySql) {
+    throw new PloaderError('INVALID_OPTION', `--resume needs the options of the interrupted load ${runId}; it ran ${resumed.run.meta.copySql} — pass the same columns and format options, or run ploader --cleanup`);
   }
   const conflicts = planConflicts(options, target, columns, input.streaming);
-  const outgoing = strategy.publish === 'swap' ? await readOutgoingForeignKeys(client, target.oid) : [];
+  const outgoing = strategy.publish === 'swap' ? await readOutgoingForeignKeys(admin, target.oid) : [];
   // A resumed run may have added some foreign keys to its stage already.
-  const present = resumed ? await constraintNames(client, stage) : new Set<string>();
+  const present = resumed ? await constraintNames(admin, stage) : new Set<string>();
   return {
     options,
     input,
@@ -118,6 +148,29 @@ export async function planLoad(client: pg.Client, options: ResolvedLoadOptions, 
   };
 }
 
+/** A fresh run id whose advisory lock this session now holds. */
+async function newRunId(main: pg.Client): Promise<string> {
+  for (;;) {
+    // The top bit clear keeps the id a positive int4 lock key.
+    const bytes = randomBytes(4);
+    bytes[0] &= 0x7f;
+    const runId = bytes.toString('hex');
+    if (await tryLockRun(main, runId)) return runId;
+  }
+}
+
+/** What in this load needs a stage (and so cannot go straight into the target), if anything. */
+function stageNeededFor(options: ResolvedLoadOptions): string | undefined {
+  if (options.maxErrors > 0) return '--max-errors';
+  if (options.onConflict !== 'error') return `--on-conflict ${options.onConflict}`;
+  if (options.resume) return '--resume';
+  return undefined;
+}
+
+function describeWait(wait: LockWait): string {
+  return `waiting ${Math.round(wait.waitedMs / 1000)} s for a ${wait.mode} lock on ${wait.tables.join(', ')}, held by ${describeBlockers(wait.blockers)}`;
+}
+
 /** An interrupted run of this target: the one to continue (--resume), or a warning that it is there. */
 async function findRunToResume(
   client: pg.Client,
@@ -125,15 +178,22 @@ async function findRunToResume(
   target: TargetFacts,
   input: InputFacts,
 ): Promise<{ resumed: ResumedRun | undefined; warnings: string[] }> {
-  const leftovers = await findLeftoverRuns(client, target.oid);
+  const leftovers = await findLeftoverRuns(client, { oid: target.oid, ...target.table });
   if (!options.resume) return { resumed: undefined, warnings: describeLeftovers(leftovers) };
   const resumable = chooseRunToResume(leftovers, input.identity);
   if (!resumable) {
-    return { resumed: undefined, warnings: [`no interrupted load of ${qualified(target.table)} was found: loading from the start`] };
+    throw new PloaderError(
+      'NOTHING_TO_RESUME',
+      `--resume: no interrupted load of ${qualified(target.table)} was found (looked for run ledgers recording this table by name or oid), so nothing was loaded — load without --resume to start afresh`,
+    );
   }
   const state = await readResumeState(client, resumable);
   if (state.stageIntact) return { resumed: { run: resumable, state }, warnings: [] };
+  if (!(await tryLockRun(client, resumable.runId))) {
+    throw new PloaderError('TARGET_INVALID', `another ploader took over the interrupted load ${resumable.runId} a moment ago — wait for it to finish`);
+  }
   await dropRun(client, resumable);
+  await unlockRun(client, resumable.runId);
   const lost = `the interrupted load ${resumable.runId} lost its staged rows (its stage holds fewer than its ledger counts, as an UNLOGGED stage does after a server crash): loading from the start`;
   return { resumed: undefined, warnings: [lost] };
 }

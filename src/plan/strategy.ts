@@ -2,13 +2,17 @@
  * Pure: how the loaded rows reach the target (swap or insert) and how the stage becomes durable,
  * from server and target facts. No I/O, so every decision is unit-tested from a table of inputs.
  */
-import type { Durability } from '../options.ts';
+import { PloaderError } from '../errors.ts';
+import type { Durability, PublishChoice } from '../options.ts';
 import type { ServerFacts } from './catalog.ts';
 
-export type PublishMethod = 'swap' | 'insert';
+/**
+ * swap: the stage, made durable and indexed, takes the target's place; insert: INSERT ... SELECT from
+ * the stage into the target; direct: no stage, one COPY straight into the target, as `\copy` does.
+ */
+export type PublishMethod = 'swap' | 'insert' | 'direct';
 
 export interface Strategy {
-  /** swap: the stage, made durable and indexed, takes the target's place; insert: INSERT ... SELECT into the target. */
   publish: PublishMethod;
   /** Create the stage LOGGED, so the parallel COPYs write WAL as they go and no SET LOGGED is needed (swap only). */
   loggedStage: boolean;
@@ -23,9 +27,31 @@ export interface Strategy {
 export interface StrategyInput {
   server: Pick<ServerFacts, 'walLevel'>;
   durability?: Durability;
+  /** --publish: `auto` chooses; `swap` refuses when a swap is not possible; `insert` never swaps. */
+  publish?: PublishChoice;
   targetHasRows: boolean;
   truncate: boolean;
   swapBlockers: readonly string[];
+  /** The target's relpersistence: 'p' LOGGED, 'u' UNLOGGED. A swap keeps it. */
+  persistence?: string;
+  /** Triggers that must fire as one COPY (or TRUNCATE) fires them: row by row, in file order, before the constraints. */
+  firingTriggers?: readonly string[];
+  /** The role may create tables in the target's schema. */
+  canCreateStage?: boolean;
+  /** Why this load needs a stage whatever the target (--max-errors, --on-conflict, --resume), if it does. */
+  stageNeededFor?: string;
+  /** A resumed run's stage as it is: an UNLOGGED one that is to be swapped in gets SET LOGGED. */
+  resumedStageLogged?: boolean;
+}
+
+/** Reasons the load must go straight into the target with one COPY; empty when a stage can be used. */
+function directReasons(input: StrategyInput): string[] {
+  const reasons: string[] = [];
+  if (input.firingTriggers?.length) {
+    reasons.push(`the target has triggers (${input.firingTriggers.join(', ')}) that must fire as one COPY fires them: row by row, in file order, before the constraints are checked`);
+  }
+  if (input.canCreateStage === false) reasons.push("the current user may not create tables in the target's schema, so there can be no stage");
+  return reasons;
 }
 
 /**
@@ -38,40 +64,50 @@ export interface StrategyInput {
  * every wal_level; `durability: 'set-logged'` keeps the other order for measurements.
  * See README "How the finalizer chooses".
  */
-export function chooseStrategy({ server, durability = 'auto', targetHasRows, truncate, swapBlockers }: StrategyInput): Strategy {
-  if (targetHasRows && !truncate) {
+export function chooseStrategy(input: StrategyInput): Strategy {
+  const { server, durability = 'auto', publish = 'auto', targetHasRows, truncate, swapBlockers } = input;
+  const direct = directReasons(input);
+  if (direct.length > 0) {
+    if (input.stageNeededFor) {
+      throw new PloaderError('INVALID_OPTION', `${input.stageNeededFor} needs a staging table, and ${direct.join('; ')} — load without it, or ask the table's owner for what is missing`);
+    }
+    if (publish === 'swap') throw new PloaderError('INVALID_OPTION', `--publish swap is not possible: ${direct.join('; ')}`);
     return {
-      publish: 'insert',
-      loggedStage: false,
-      setLoggedBeforeIndexes: false,
-      buildIndexesOnStage: false,
-      truncate: false,
-      reason: 'the target already holds rows: new rows are appended with one INSERT ... SELECT from the stage, old rows untouched',
-    };
-  }
-  if (swapBlockers.length > 0) {
-    return {
-      publish: 'insert',
+      publish: 'direct',
       loggedStage: false,
       setLoggedBeforeIndexes: false,
       buildIndexesOnStage: false,
       truncate,
-      reason: `the stage cannot take the target's place (${swapBlockers.join('; ')}): rows are copied in with one INSERT ... SELECT`,
+      reason: `${direct.join('; ')}: loaded with one COPY straight into the target in one transaction, as \\copy would (no parallel workers)`,
     };
   }
-  const loggedStage = durability !== 'set-logged';
+  const insert = (why: string): Strategy => ({ publish: 'insert', loggedStage: false, setLoggedBeforeIndexes: false, buildIndexesOnStage: false, truncate, reason: why });
+  if (targetHasRows && !truncate) {
+    if (publish === 'swap') throw new PloaderError('INVALID_OPTION', '--publish swap is not possible: the target already holds rows (pass --truncate to replace them)');
+    return { ...insert('the target already holds rows: new rows are appended with one INSERT ... SELECT from the stage, old rows untouched'), truncate: false };
+  }
+  if (swapBlockers.length > 0) {
+    if (publish === 'swap') throw new PloaderError('INVALID_OPTION', `--publish swap is not possible: ${swapBlockers.join('; ')}`);
+    return insert(`the stage cannot take the target's place (${swapBlockers.join('; ')}): rows are copied in with one INSERT ... SELECT`);
+  }
+  if (publish === 'insert') return insert('--publish insert: rows are copied in with one INSERT ... SELECT (old snapshots never see them, as after a COPY)');
+  // The swapped-in table keeps the target's persistence: an UNLOGGED target gets an UNLOGGED stage,
+  // a LOGGED one never receives an UNLOGGED table (a resumed UNLOGGED stage is made LOGGED first).
+  if (input.persistence === 'u') {
+    return { publish: 'swap', loggedStage: false, setLoggedBeforeIndexes: false, buildIndexesOnStage: true, truncate, reason: `${swapOpening(truncate)}; the target is UNLOGGED, and so is its stage` };
+  }
+  const loggedStage = input.resumedStageLogged ?? durability !== 'set-logged';
   const why =
-    durability !== 'auto'
-      ? `durability forced to ${durability}`
-      : server.walLevel === 'minimal'
-        ? 'wal_level=minimal: the stage is LOGGED; SET LOGGED of an UNLOGGED stage writes no WAL here, but its rewrite cost more than the WAL the parallel COPYs write (measured)'
-        : `wal_level=${server.walLevel}: the stage is LOGGED, so the parallel COPYs write the WAL as they go; an UNLOGGED stage would need SET LOGGED, which WAL-logs the whole heap again afterwards`;
-  return {
-    publish: 'swap',
-    loggedStage,
-    setLoggedBeforeIndexes: !loggedStage,
-    buildIndexesOnStage: true,
-    truncate,
-    reason: `${truncate ? 'replacing the target' : 'the target is empty'}: stage indexed in parallel sessions, then swapped in (no second copy); ${why}`,
-  };
+    input.resumedStageLogged === false
+      ? 'the resumed stage is UNLOGGED: SET LOGGED before the index builds'
+      : durability !== 'auto'
+        ? `durability forced to ${durability}`
+        : server.walLevel === 'minimal'
+          ? 'wal_level=minimal: the stage is LOGGED; SET LOGGED of an UNLOGGED stage writes no WAL here, but its rewrite cost more than the WAL the parallel COPYs write (measured)'
+          : `wal_level=${server.walLevel}: the stage is LOGGED, so the parallel COPYs write the WAL as they go; an UNLOGGED stage would need SET LOGGED, which WAL-logs the whole heap again afterwards`;
+  return { publish: 'swap', loggedStage, setLoggedBeforeIndexes: !loggedStage, buildIndexesOnStage: true, truncate, reason: `${swapOpening(truncate)}; ${why}` };
+}
+
+function swapOpening(truncate: boolean): string {
+  return `${truncate ? 'replacing the target' : 'the target is empty'}: stage indexed in parallel sessions, then swapped in (no second copy)`;
 }

@@ -6,7 +6,7 @@ import type { FinalizeSteps } from '../finalize/finalize.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
 import type { PhaseClock } from './phase-clock.ts';
 import type { Chunk } from '../plan/chunks.ts';
-import type { Strategy } from '../plan/strategy.ts';
+import type { PublishMethod, Strategy } from '../plan/strategy.ts';
 
 export interface PhaseTimings {
   /** Header skip and boundary scan (ms). */
@@ -35,6 +35,8 @@ export interface LoadReport {
   wallMs: number;
   phases: PhaseTimings;
   strategy: Strategy;
+  /** How the rows were in fact published: the strategy's method, or insert where a swap would not have been the same table. */
+  published?: PublishMethod;
   warnings: string[];
   /** Only for --dry-run: what would run. */
   plan?: { stage: string; copySql: string; chunks: Chunk[]; steps: FinalizeSteps };
@@ -70,9 +72,9 @@ export function nothingToLoadReport(plan: LoadPlan, clock: PhaseClock, measured:
   return { ...baseReport(plan, clock, measured), dryRun: false, rows: 0 };
 }
 
-export function loadReport(plan: LoadPlan, clock: PhaseClock, outcome: Measured & { rows: number; rejected: number }): LoadReport {
-  const { rows, rejected, ...measured } = outcome;
-  return { ...baseReport(plan, clock, measured), dryRun: false, rows, rejected, rejectFile: rejected > 0 ? plan.options.rejectFile : undefined };
+export function loadReport(plan: LoadPlan, clock: PhaseClock, outcome: Measured & { rows: number; rejected: number; published: PublishMethod }): LoadReport {
+  const { rows, rejected, published, ...measured } = outcome;
+  return { ...baseReport(plan, clock, measured), dryRun: false, rows, rejected, rejectFile: rejected > 0 ? plan.options.rejectFile : undefined, published };
 }
 
 export function formatReport(report: LoadReport): string {
@@ -87,7 +89,7 @@ export function formatReport(report: LoadReport): string {
     ['throughput', `${Math.round(report.rows / Math.max(seconds, 1e-9)).toLocaleString('en-US')} rows/s, ${(report.bytes / 1e6 / Math.max(seconds, 1e-9)).toFixed(1)} MB/s`],
     ['workers / chunks', `${report.workers} / ${report.chunks}`],
     ...(Object.entries(report.phases) as Array<[string, number]>).map(([phase, ms]): [string, string] => [`  ${phase}`, `${(ms / 1000).toFixed(2)} s`]),
-    ['strategy', report.strategy.publish],
+    ['strategy', report.published && report.published !== report.strategy.publish ? `${report.published} (planned: ${report.strategy.publish})` : report.strategy.publish],
     ['why', report.strategy.reason],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));

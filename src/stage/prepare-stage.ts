@@ -7,14 +7,23 @@ import { cancelSessions } from '../copy/run-identity.ts';
 import { inTransaction } from '../db/transaction.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
 import { addLocatorSql } from '../rows/conflicts.ts';
-import { createLedgerSql, dropRun } from './run-ledger.ts';
+import { createLedgerSql, dropRun, RUN_META_KIND, type RunMeta } from './run-ledger.ts';
 import { createStageSql } from './stage.ts';
 
 /** Creates the stage and its chunk ledger together, so neither exists without the other; a resumed run has both. */
 export async function prepareStage(client: pg.Client, plan: LoadPlan): Promise<void> {
   if (plan.resumed) return;
   const { target, stage, ledger, runId } = plan;
-  const meta = { runId, targetOid: target.oid, ...plan.input.identity, copySql: plan.copySql, startedAt: new Date().toISOString() };
+  // `kind` first: leftovers are found by the comment's opening (run-ledger.ts findLeftoverRuns).
+  const meta: RunMeta = {
+    kind: RUN_META_KIND,
+    runId,
+    target: { oid: target.oid, ...target.table },
+    stage,
+    ...plan.input.identity,
+    copySql: plan.copySql,
+    startedAt: new Date().toISOString(),
+  };
   const statements = [
     ...createStageSql(target, stage, runId, plan.strategy.loggedStage),
     ...(plan.conflicts.locator ? [addLocatorSql(stage)] : []),

@@ -3,24 +3,31 @@
  * are committed in the stage. A worker commits its chunk's rows and its ledger row in one transaction,
  * so the ledger never claims a chunk the stage does not hold, and `--resume` never loads a chunk twice.
  *
- * Leftovers of an interrupted run (kill -9, a lost connection, a server restart) are recognised by
- * the stage's comment, which names the target's oid. An UNLOGGED stage comes back empty after a
- * server crash while the logged ledger survives: `readResumeState` compares the two and says so.
+ * Leftovers of an interrupted run (kill -9, a lost connection, a server restart) are found by what
+ * their ledger records in its comment (RunMeta): the target by oid and by name (so they are found
+ * after the target was swapped or re-created), the exact stage, the file. A run is active exactly
+ * while its advisory lock is held (copy/run-identity.ts); nothing here judges by names or sessions.
+ * An UNLOGGED stage comes back empty after a server crash while the logged ledger survives:
+ * `readResumeState` compares the two and says so.
  */
 import type pg from 'pg';
-import { runHasSessions } from '../copy/run-identity.ts';
+import { activeRuns } from '../copy/run-identity.ts';
 import { PloaderError } from '../errors.ts';
 import type { Chunk } from '../plan/chunks.ts';
 import type { RejectedRecord } from '../rows/rejects.ts';
 import { qualified, quoteLiteral, type QualifiedName } from '../db/sql.ts';
-import { STAGE_COMMENT_PREFIX } from './stage.ts';
 
 export const LEDGER_SUFFIX = '_chunks';
 
-/** What a resumed run must match: the same file, unchanged, loaded with the same COPY options. */
+/** Marks a ledger's comment as ploader's run record (and its layout's version). */
+export const RUN_META_KIND = 'ploader run v2';
+
+/** What the ledger records about its run: what a resumed run must match, and what --cleanup drops. */
 export interface RunMeta {
+  kind: typeof RUN_META_KIND;
   runId: string;
-  targetOid: number;
+  target: { oid: number; schema: string; name: string };
+  stage: QualifiedName;
   file: string;
   size: number;
   mtimeMs: number;
@@ -32,8 +39,10 @@ export interface LeftoverRun {
   runId: string;
   stage: QualifiedName;
   ledger: QualifiedName;
-  meta: RunMeta | undefined;
-  /** A session of that run is still connected: another ploader is loading right now. */
+  meta: RunMeta;
+  /** The stage table is still there (someone may have dropped it by hand). */
+  stageExists: boolean;
+  /** Its advisory lock is held: another ploader is loading right now. */
   active: boolean;
 }
 
@@ -58,28 +67,35 @@ export function markChunkDoneSql(ledger: QualifiedName): string {
   return `UPDATE ${qualified(ledger)} SET rows = $2, rejects = $3 WHERE chunk = $1`;
 }
 
-export async function findLeftoverRuns(client: pg.Client, targetOid: number): Promise<LeftoverRun[]> {
-  const { rows } = await client.query<{ schema: string; name: string; comment: string; ledger_comment: string | null }>(
-    `SELECT n.nspname AS schema, c.relname AS name, obj_description(c.oid, 'pg_class') AS comment,
-            obj_description(to_regclass(quote_ident(n.nspname) || '.' || quote_ident(c.relname || $3)), 'pg_class') AS ledger_comment
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'r' AND c.relname LIKE 'ploader\\_%' AND obj_description(c.oid, 'pg_class') LIKE $1 || '%(oid ' || $2 || ')%'`,
-    [STAGE_COMMENT_PREFIX, targetOid, LEDGER_SUFFIX],
+/**
+ * The runs recorded for a target: by its oid, or by its schema and name (a run whose target was since
+ * swapped or dropped and re-created). `target.oid` may be undefined when the table no longer exists.
+ */
+export async function findLeftoverRuns(client: pg.Client, target: { oid?: number; schema: string; name: string }): Promise<LeftoverRun[]> {
+  const { rows } = await client.query<{ schema: string; name: string; comment: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name, d.description AS comment
+       FROM pg_description d JOIN pg_class c ON c.oid = d.objoid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0 AND c.relkind = 'r' AND starts_with(d.description, $1)`,
+    [`{"kind":${JSON.stringify(RUN_META_KIND)}`],
   );
   const runs: LeftoverRun[] = [];
   for (const row of rows) {
-    const runId = /run ([0-9a-f]+) /.exec(row.comment)?.[1];
-    if (!runId) continue;
-    const stage = { schema: row.schema, name: row.name };
-    runs.push({ runId, stage, ledger: ledgerName(stage), meta: parseMeta(row.ledger_comment), active: await runHasSessions(client, runId) });
+    const meta = parseMeta(row.comment);
+    if (!meta) continue;
+    const sameTable = meta.target.oid === target.oid || (meta.target.schema === target.schema && meta.target.name === target.name);
+    if (!sameTable) continue;
+    const { rows: [found] } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [qualified(meta.stage)]);
+    runs.push({ runId: meta.runId, stage: meta.stage, ledger: { schema: row.schema, name: row.name }, meta, stageExists: found.exists, active: false });
   }
+  const active = await activeRuns(client, runs.map((r) => r.runId));
+  for (const run of runs) run.active = active.has(run.runId);
   return runs;
 }
 
-function parseMeta(comment: string | null): RunMeta | undefined {
-  if (!comment) return undefined;
+function parseMeta(comment: string): RunMeta | undefined {
   try {
-    return JSON.parse(comment) as RunMeta;
+    const meta = JSON.parse(comment) as RunMeta;
+    return meta.kind === RUN_META_KIND && /^[0-9a-f]{8}$/.test(meta.runId) ? meta : undefined;
   } catch {
     return undefined;
   }
@@ -93,13 +109,15 @@ export interface ResumeState {
   recordsPerChunk: Map<number, number>;
   /** False when the stage lost committed rows (an UNLOGGED table is emptied by a server crash). */
   stageIntact: boolean;
+  /** The stage is a LOGGED table. */
+  stageLogged: boolean;
 }
 
 export async function readResumeState(client: pg.Client, run: LeftoverRun): Promise<ResumeState> {
   const { rows } = await client.query<{ chunk: number; start_byte: string; end_byte: string; line: string; rows: string | null; rejects: RejectedRecord[] | null }>(
     `SELECT chunk, start_byte, end_byte, line, rows, rejects FROM ${qualified(run.ledger)} ORDER BY chunk`,
   );
-  const state: ResumeState = { chunks: [], done: new Set(), rowsDone: 0, rejects: [], recordsPerChunk: new Map(), stageIntact: true };
+  const state: ResumeState = { chunks: [], done: new Set(), rowsDone: 0, rejects: [], recordsPerChunk: new Map(), stageIntact: true, stageLogged: true };
   for (const row of rows) {
     state.chunks.push({ index: row.chunk, start: Number(row.start_byte), end: Number(row.end_byte), line: Number(row.line) });
     if (row.rows === null) continue;
@@ -110,6 +128,8 @@ export async function readResumeState(client: pg.Client, run: LeftoverRun): Prom
   }
   const { rows: [{ count }] } = await client.query<{ count: string }>(`SELECT count(*) AS count FROM ${qualified(run.stage)}`);
   state.stageIntact = Number(count) === state.rowsDone;
+  const { rows: [{ persistence }] } = await client.query<{ persistence: string }>('SELECT relpersistence::text AS persistence FROM pg_class WHERE oid = $1::regclass', [qualified(run.stage)]);
+  state.stageLogged = persistence === 'p';
   return state;
 }
 
@@ -129,8 +149,8 @@ export function chooseRunToResume(runs: readonly LeftoverRun[], identity: { file
     throw new PloaderError('TARGET_INVALID', `${idle.length} interrupted loads into this table were found (runs ${idle.map((r) => r.runId).join(', ')}) — run ploader --cleanup, then load again`);
   }
   const [run] = idle;
-  if (!run.meta) {
-    throw new PloaderError('TARGET_INVALID', `the interrupted load ${run.runId} has no chunk ledger to resume from — run ploader --cleanup, then load again`);
+  if (!run.stageExists) {
+    throw new PloaderError('TARGET_INVALID', `the interrupted load ${run.runId} lost its stage ${qualified(run.stage)} (dropped by hand?) — run ploader --cleanup, then load again`);
   }
   if (run.meta.file !== identity.file || run.meta.size !== identity.size || run.meta.mtimeMs !== identity.mtimeMs) {
     throw new PloaderError(

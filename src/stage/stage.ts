@@ -14,8 +14,10 @@ export const STAGE_COMMENT_PREFIX = 'ploader stage';
  * Identity columns become plain columns whose default is the target's identity sequence.
  */
 export function createStageSql(target: TargetFacts, stage: QualifiedName, runId: string, logged = false): string[] {
+  // In the target's tablespace: a swapped-in stage must live where the target did (and fill the same disk).
+  const tablespace = target.tablespace === null ? '' : ` TABLESPACE ${quoteIdent(target.tablespace)}`;
   const statements = [
-    `CREATE ${logged ? '' : 'UNLOGGED '}TABLE ${qualified(stage)} (LIKE ${qualified(target.table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS)`,
+    `CREATE ${logged ? '' : 'UNLOGGED '}TABLE ${qualified(stage)} (LIKE ${qualified(target.table)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS)${tablespace}`,
   ];
   for (const column of target.columns) {
     if (column.identity && column.identitySequence) {
@@ -44,7 +46,13 @@ export function stageIndexName(runId: string, position: number): string {
  * IF NOT EXISTS: a resumed run may find some of its indexes already built.
  */
 export function stageIndexSql(index: IndexFacts, stage: QualifiedName, tempName: string): string {
-  return `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${quoteIdent(tempName)} ON ${qualified(stage)} ${index.usingClause}`;
+  const head = `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${quoteIdent(tempName)} ON ${qualified(stage)} `;
+  if (index.tablespace === null) return head + index.usingClause;
+  // pg_get_indexdef leaves the tablespace out, and TABLESPACE goes before a partial index's WHERE (whose
+  // predicate cannot hold a subquery, so the last " WHERE " is its own; a wrong cut fails the build loudly).
+  const cut = index.usingClause.lastIndexOf(' WHERE ');
+  const [using, where] = cut < 0 ? [index.usingClause, ''] : [index.usingClause.slice(0, cut), index.usingClause.slice(cut)];
+  return `${head}${using} TABLESPACE ${quoteIdent(index.tablespace)}${where}`;
 }
 
 /** `ploader_<target>_<runid>`, recognisable as ours and within PostgreSQL's 63-byte identifier limit. */

@@ -81,6 +81,7 @@ describe('--on-conflict', () => {
     await freshTarget(['e10', 'e20']);
     const report = await load({ ...options, db: db.url, onConflict: 'skip' });
     expect(report.strategy.publish).toBe('insert');
+    expect(report.published).toBe('insert');
     expect(report.rows).toBe(295);
     const names = await namesByEmail();
     expect([names.e10, names.e20, names.e7]).toEqual(['existing', 'existing', 'name 7']);

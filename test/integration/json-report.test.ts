@@ -51,6 +51,7 @@ describe('--json', () => {
       workers: 2,
       rejected: 0,
       strategy: { publish: 'swap' },
+      published: 'swap',
     });
     expect(report.wallMs).toBeGreaterThan(0);
     expect(Object.keys(report.phases).sort()).toEqual(['durable', 'indexes', 'load', 'publish', 'split']);
@@ -71,6 +72,7 @@ describe('--json', () => {
     const report = parseStdout(result);
     expect(report.rows).toBe(ROWS);
     expect(report.strategy.publish).toBe('insert');
+    expect(report.published).toBe('insert');
     expect(report.strategy.reason).toMatch(/\S/);
     expect((await tableFingerprint(db.client, 'votes', ALL)).rows).toBe(ROWS + 2);
   });

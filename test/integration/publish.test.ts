@@ -65,6 +65,8 @@ describe('publishing into an empty target (swap)', () => {
     const report = await load({ file, table: 'app.votes', db: db.url, columns: COLUMNS, workers: 2, chunkBytes: 2048 });
 
     expect(report.strategy.publish).toBe('swap');
+
+    expect(report.published).toBe('swap');
     expect(report.rows).toBe(500);
     const after = await catalogSnapshot();
     expect(after).toEqual(before);
@@ -97,6 +99,8 @@ describe('appending to a target that holds rows', () => {
     const report = await load({ file, table: 'plain_votes', db: db.url, columns: COLUMNS, workers: 2, chunkBytes: 4096 });
 
     expect(report.strategy.publish).toBe('insert');
+
+    expect(report.published).toBe('insert');
     expect(report.rows).toBe(500);
     const { rows } = await client.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE username LIKE 'old_%')::int AS old, max(voteid) AS max FROM plain_votes`);
     expect(rows[0]).toEqual({ n: 600, old: 100, max: 600 });
@@ -107,6 +111,7 @@ describe('appending to a target that holds rows', () => {
     const { client } = db;
     const report = await load({ file, table: 'plain_votes', db: db.url, columns: COLUMNS, workers: 2, truncate: true });
     expect(report.strategy.publish).toBe('swap');
+    expect(report.published).toBe('swap');
     const { rows } = await client.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE username LIKE 'old_%')::int AS old FROM plain_votes`);
     expect(rows[0]).toEqual({ n: 500, old: 0 });
     const { rows: indexes } = await client.query(`SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = 'plain_votes'::regclass ORDER BY 1`);

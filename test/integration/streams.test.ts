@@ -61,6 +61,7 @@ describe('streamed input', () => {
     const report = await load({ file, table: 'votes', db: db.url, header: true, columns: COLUMNS, workers: 2, chunkBytes: 3000 });
     expect(report.rows).toBe(5000);
     expect(report.strategy.publish).toBe('swap');
+    expect(report.published).toBe('swap');
     await expectSameAsPlainCopy();
   });
 
