@@ -9,7 +9,7 @@ import { redact } from './db/connection.ts';
 import { PloaderError, formatPosition } from './errors.ts';
 import { load } from './load.ts';
 import { cleanup } from './stage/cleanup.ts';
-import { defaultTableName, parseByteSize, parseMaxErrors, type LoadOptions } from './options.ts';
+import { PUBLISH_CHOICES, defaultTableName, parseByteSize, parseDuration, parseMaxErrors, type LoadOptions } from './options.ts';
 import { chooseProgressMode, createProgressReporter } from './report/progress.ts';
 import { formatPlan, formatReport } from './report/report.ts';
 
@@ -43,6 +43,8 @@ async function main(): Promise<number> {
     .option('on-conflict', { type: 'string', choices: ['error', 'skip', 'update'], describe: 'duplicate unique keys: error (default), skip (keep the first), update (keep the last)' })
     .option('truncate', { type: 'boolean', describe: 'replace the rows of the target instead of appending' })
     .option('index-memory', { type: 'string', describe: 'maintenance_work_mem per index-build session (default 64MB)' })
+    .option('publish', { type: 'string', choices: PUBLISH_CHOICES, describe: 'auto (default): swap the loaded table in when that is provably the same as loading into it; insert: always INSERT ... SELECT (old snapshots never see the rows); swap: fail unless it can swap' })
+    .option('lock-wait', { type: 'string', describe: 'longest wait for a lock on the target, e.g. 30s, 10min (default 10min); then the load fails and a loaded stage is kept for --resume' })
     .option('resume', { type: 'boolean', describe: 'continue an interrupted load of this file from its committed chunks' })
     .option('cleanup', { type: 'boolean', describe: 'remove what interrupted loads of --table left behind, then exit' })
     .option('embedded', { type: 'boolean', describe: 'load into a local embedded PostgreSQL (started or reused in --embedded-dir); prints its psql URL' })
@@ -125,6 +127,8 @@ async function main(): Promise<number> {
     dryRun: argv['dry-run'],
     resume: argv.resume,
     indexMemory: argv['index-memory'],
+    publish: argv.publish as LoadOptions['publish'],
+    lockWaitMs: argv['lock-wait'] === undefined ? undefined : parseDuration('lock-wait', argv['lock-wait']),
     signal: abort.signal,
     onProgress: progress.onProgress,
   };

@@ -307,3 +307,12 @@ export function parseMaxErrors(text: string): number {
   if (!/^\s*\d+\s*$/.test(text)) throw invalid(`--max-errors must be a number of rows or "all", got ${received(text)}`);
   return Number(text);
 }
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, min: 60_000, h: 3_600_000 };
+
+/** `30s`, `10min`, `1h`, `500ms` → milliseconds (PostgreSQL's own time units); a bare number is seconds. */
+export function parseDuration(name: string, text: string): number {
+  const match = /^\s*(\d+)\s*(ms|s|min|h)?\s*$/.exec(text);
+  if (!match) throw invalid(`--${name} must be a duration such as 30s, 10min or 1h, got ${received(text)}`);
+  return Number(match[1]) * DURATION_UNITS[match[2] ?? 's'];
+}

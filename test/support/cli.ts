@@ -25,3 +25,50 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; onStd
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
+
+export interface RunningCli {
+  child: ReturnType<typeof spawn>;
+  /** Everything the CLI wrote to stderr so far. */
+  stderr(): string;
+  /** Resolves when stderr matches `pattern` (or rejects when the CLI exits first). */
+  waitForStderr(pattern: RegExp): Promise<void>;
+  done: Promise<CliResult>;
+}
+
+/** Starts bin/ploader.js in the background, as a user would in another terminal. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiters: Array<{ pattern: RegExp; resolve: () => void; reject: (e: Error) => void }> = [];
+  const check = () => {
+    for (const w of [...waiters]) {
+      if (w.pattern.test(stderr)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  };
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+    check();
+  });
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      for (const w of waiters.splice(0)) w.reject(new Error(`the CLI exited (${code ?? signal}) before stderr matched ${w.pattern}: ${stderr}`));
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return {
+    child,
+    stderr: () => stderr,
+    waitForStderr: (pattern) =>
+      new Promise((resolve, reject) => {
+        waiters.push({ pattern, resolve, reject });
+        check();
+      }),
+    done,
+  };
+}

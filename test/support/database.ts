@@ -62,3 +62,18 @@ export async function tableFingerprint(
   );
   return { rows: Number(result.rows[0].rows), checksum: result.rows[0].checksum ?? '0' };
 }
+
+/** Every relation ploader may leave behind (stages, ledgers, their indexes), by name. */
+export async function ploaderRelations(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ relname: string }>(`SELECT relname FROM pg_class WHERE relname LIKE 'ploader%' ORDER BY relname`);
+  return rows.map((r) => r.relname);
+}
+
+/** Drops the ploader stages and ledgers left in this database (tests that leave them on purpose). */
+export async function dropPloaderTables(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND c.relname LIKE 'ploader%'`,
+  );
+  for (const { name } of rows) await client.query(`DROP TABLE IF EXISTS ${name} CASCADE`);
+}
