@@ -96,7 +96,11 @@ async function main(): Promise<number> {
   });
   const abort = new AbortController();
   const onSignal = (signal: string) => {
-    if (abort.signal.aborted) process.exit(130);
+    if (abort.signal.aborted) {
+      // The server rolls back what this process had open; a stage and its ledger may stay behind.
+      process.stderr.write(`${signal} again: quitting at once. Nothing was published; a staged load may be left in the database: ploader --resume continues it, ploader --cleanup removes it\n`);
+      process.exit(130);
+    }
     process.stderr.write(`\n${signal}: cancelling the load (again to quit at once)...\n`);
     abort.abort();
   };

@@ -81,6 +81,8 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
   setMaxListeners(options.workers * IN_FLIGHT_PER_WORKER + 10, abort.signal);
   const onAbort = () => abort.abort();
   options.signal?.addEventListener('abort', onAbort);
+  // Aborted while the pool was starting: a listener added now would never be called.
+  if (options.signal?.aborted) abort.abort();
   let firstFailure: { chunk: Chunk; data?: Buffer; error: WireError } | undefined;
   let doneBytes = 0;
   let rows = 0;

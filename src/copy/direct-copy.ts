@@ -39,6 +39,7 @@ export async function copyDirect(sessions: RunSessions, plan: LoadPlan): Promise
   const start = options.format === 'binary' ? 0 : (whole?.start ?? 0);
   const end = options.format === 'binary' ? plan.input.identity.size : (whole?.end ?? 0);
   const cancel = () => void sessions.cancelRun(plan.runId);
+  throwIfAborted(options.signal);
   options.signal?.addEventListener('abort', cancel, { once: true });
   const copy = client.query(copyFrom(plan.copySql));
   try {

@@ -154,6 +154,10 @@ interface Dependents {
   columnAcls: Array<AclEntry & { column: string }>;
   indexComments: Array<{ name: string; comment: string }>;
   clusteredIndex: string | null;
+  /** Per-column settings LIKE does not copy: statistics targets and attribute options (n_distinct ...). */
+  columnSettings: Array<{ column: string; statistics: number | null; options: string[] | null }>;
+  /** Statistics targets set on index columns (expression indexes). */
+  indexColumnStatistics: Array<{ index: string; column: number; statistics: number }>;
   replicaIdentityIndex: string | null;
 }
 
@@ -231,6 +235,16 @@ async function captureDependents(client: pg.Client, target: TargetFacts): Promis
     columnAcls,
     indexComments,
     clusteredIndex: clustered?.name ?? null,
+    // attstattarget: -1 is the default before PostgreSQL 17, NULL from 17 on.
+    columnSettings: await q<{ column: string; statistics: number | null; options: string[] | null }>(
+      `SELECT attname AS column, CASE WHEN attstattarget >= 0 THEN attstattarget END AS statistics, attoptions AS options
+         FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND (attstattarget >= 0 OR attoptions IS NOT NULL)`,
+    ),
+    indexColumnStatistics: await q<{ index: string; column: number; statistics: number }>(
+      `SELECT ic.relname AS index, a.attnum AS column, a.attstattarget AS statistics
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_attribute a ON a.attrelid = ic.oid
+        WHERE i.indrelid = $1 AND a.attstattarget >= 0`,
+    ),
     replicaIdentityIndex: replicaIdentity?.name ?? null,
   };
 }
@@ -287,6 +301,13 @@ async function swap(client: pg.Client, plan: LoadPlan, carried: Dependents): Pro
     await run(`COMMENT ON INDEX ${qualified({ schema: target.table.schema, name })} IS ${quoteLiteral(comment)}`);
   }
   if (carried.clusteredIndex) await run(`ALTER TABLE ${t} CLUSTER ON ${quoteIdent(carried.clusteredIndex)}`);
+  for (const { column, statistics, options } of carried.columnSettings) {
+    if (statistics !== null) await run(`ALTER TABLE ${t} ALTER COLUMN ${quoteIdent(column)} SET STATISTICS ${Math.trunc(statistics)}`);
+    if (options?.length) await run(`ALTER TABLE ${t} ALTER COLUMN ${quoteIdent(column)} SET (${options.join(', ')})`);
+  }
+  for (const { index, column, statistics } of carried.indexColumnStatistics) {
+    await run(`ALTER INDEX ${qualified({ schema: target.table.schema, name: index })} ALTER COLUMN ${Math.trunc(column)} SET STATISTICS ${Math.trunc(statistics)}`);
+  }
 
   await run(`COMMENT ON TABLE ${t} IS ${carried.table.comment === null ? 'NULL' : quoteLiteral(carried.table.comment)}`);
   if (carried.table.options?.length) await run(`ALTER TABLE ${t} SET (${carried.table.options.join(', ')})`);

@@ -53,8 +53,8 @@ export interface TargetFacts {
   hasRows: boolean;
   /** User triggers that fire on INSERT, or on TRUNCATE, in the normal replication role (they must fire as COPY or TRUNCATE fire them). */
   triggers: { onInsert: string[]; onTruncate: string[] };
-  /** The role may create the stage (and its ledger) in the target's schema. */
-  canCreateStage: boolean;
+  /** Why the role cannot make a stage (CREATE on the schema and, for LIKE, SELECT on the target), if it cannot. */
+  stageBlocker: string | undefined;
   /** Why the stage cannot simply take the target's place (empty when it can). */
   swapBlockers: string[];
 }
@@ -182,7 +182,11 @@ export async function readTargetFacts(client: pg.Client, resolved: ResolvedTable
     tablespace: rel.tablespace,
     hasRows,
     triggers: { onInsert: triggers.filter((t) => t.on_insert).map((t) => t.name), onTruncate: triggers.filter((t) => t.on_truncate).map((t) => t.name) },
-    canCreateStage: rel.can_create,
+    stageBlocker: !rel.can_create
+      ? "the current user may not create tables in the target's schema, so there can be no stage"
+      : !rel.can_select
+        ? 'the current user may not SELECT from the target, which a stage shaped like it (CREATE TABLE ... LIKE) needs'
+        : undefined,
     swapBlockers: [
       ...(await findSwapBlockers(client, { oid, relkind: rel.relkind, isOwner: rel.is_owner, columns })),
       ...(await tablespaceBlockers(client, [rel.tablespace, ...indexes.map((i) => i.tablespace)])),

@@ -97,7 +97,6 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
   const server = await readServerFacts(admin);
   const target = await readTargetFacts(admin, resolved);
   const columns = resolveColumns(target, options);
-  await checkCopyOptions(admin, target, columns, options);
   const { resumed, warnings } = await findRunToResume(admin, options, target, input);
 
   // A stream is cut into batches as it is read (stream-batches.ts); a file is planned up front.
@@ -111,10 +110,12 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
     swapBlockers: target.swapBlockers,
     persistence: target.persistence,
     firingTriggers: options.truncate ? [...new Set([...target.triggers.onInsert, ...target.triggers.onTruncate])] : target.triggers.onInsert,
-    canCreateStage: target.canCreateStage,
+    stageBlocker: target.stageBlocker,
     stageNeededFor: stageNeededFor(options),
     resumedStageLogged: resumed?.state.stageLogged,
   });
+  // The direct COPY is judged by the server at once, with nothing loaded; the others are checked first.
+  if (strategy.publish !== 'direct') await checkCopyOptions(admin, target, columns, options);
   const runId = resumed?.run.runId ?? (await newRunId(main));
   if (resumed && !(await tryLockRun(main, runId))) {
     throw new PloaderError('TARGET_INVALID', `another ploader took over the interrupted load ${runId} a moment ago — wait for it to finish`);

@@ -36,8 +36,8 @@ export interface StrategyInput {
   persistence?: string;
   /** Triggers that must fire as one COPY (or TRUNCATE) fires them: row by row, in file order, before the constraints. */
   firingTriggers?: readonly string[];
-  /** The role may create tables in the target's schema. */
-  canCreateStage?: boolean;
+  /** Why the role cannot make a stage, if it cannot (TargetFacts.stageBlocker). */
+  stageBlocker?: string;
   /** Why this load needs a stage whatever the target (--max-errors, --on-conflict, --resume), if it does. */
   stageNeededFor?: string;
   /** A resumed run's stage as it is: an UNLOGGED one that is to be swapped in gets SET LOGGED. */
@@ -50,7 +50,7 @@ function directReasons(input: StrategyInput): string[] {
   if (input.firingTriggers?.length) {
     reasons.push(`the target has triggers (${input.firingTriggers.join(', ')}) that must fire as one COPY fires them: row by row, in file order, before the constraints are checked`);
   }
-  if (input.canCreateStage === false) reasons.push("the current user may not create tables in the target's schema, so there can be no stage");
+  if (input.stageBlocker) reasons.push(input.stageBlocker);
   return reasons;
 }
 

@@ -239,3 +239,45 @@ describe.each([
     expect(chunks.map((c) => c.start)).toEqual(reference.slice(0, -1).map((r) => r.offset));
   });
 });
+
+describe('chooseStrategy: what must not be swapped or staged', () => {
+  const input = (overrides: Partial<StrategyInput>): StrategyInput => ({ server: { walLevel: 'replica' }, targetHasRows: false, truncate: false, swapBlockers: [], ...overrides });
+
+  it('an UNLOGGED target is swapped for an UNLOGGED stage, never made LOGGED', () => {
+    expect(chooseStrategy(input({ persistence: 'u' }))).toMatchObject({ publish: 'swap', loggedStage: false, setLoggedBeforeIndexes: false });
+  });
+
+  it('a resumed UNLOGGED stage (an interrupted append) is made LOGGED before it replaces a LOGGED target', () => {
+    const strategy = chooseStrategy(input({ truncate: true, resumedStageLogged: false }));
+    expect(strategy).toMatchObject({ publish: 'swap', loggedStage: false, setLoggedBeforeIndexes: true });
+    expect(strategy.reason).toMatch(/the resumed stage is UNLOGGED: SET LOGGED before the index builds/);
+  });
+
+  it.each<[Partial<StrategyInput>, RegExp]>([
+    [{ firingTriggers: ['audit'] }, /the target has triggers \(audit\) that must fire as one COPY fires them/],
+    [{ stageBlocker: "the current user may not create tables in the target's schema, so there can be no stage" }, /may not create tables/],
+  ])('loads straight into the target when %o', (overrides, reason) => {
+    const strategy = chooseStrategy(input({ ...overrides, targetHasRows: true }));
+    expect(strategy.publish).toBe('direct');
+    expect(strategy.reason).toMatch(reason);
+    expect(strategy.reason).toMatch(/one COPY straight into the target in one transaction, as \\copy would/);
+  });
+
+  it('refuses, naming both, what needs a stage where there can be none', () => {
+    expect(() => chooseStrategy(input({ firingTriggers: ['audit'], stageNeededFor: '--max-errors' }))).toThrow(/--max-errors needs a staging table, and the target has triggers \(audit\)/);
+  });
+
+  it.each<[Partial<StrategyInput>, RegExp]>([
+    [{ targetHasRows: true }, /the target already holds rows \(pass --truncate to replace them\)/],
+    [{ swapBlockers: ['the target is partitioned'] }, /the target is partitioned/],
+    [{ firingTriggers: ['audit'] }, /the target has triggers/],
+  ])('--publish swap refuses when it cannot swap: %o', (overrides, reason) => {
+    expect(() => chooseStrategy(input({ ...overrides, publish: 'swap' }))).toThrow(reason);
+  });
+
+  it('--publish insert never swaps, even an empty target', () => {
+    const strategy = chooseStrategy(input({ publish: 'insert' }));
+    expect(strategy).toMatchObject({ publish: 'insert', buildIndexesOnStage: false });
+    expect(strategy.reason).toMatch(/old snapshots never see them/);
+  });
+});
