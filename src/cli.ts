@@ -46,7 +46,7 @@ async function main(): Promise<number> {
     .option('resume', { type: 'boolean', describe: 'continue an interrupted load of this file from its committed chunks' })
     .option('cleanup', { type: 'boolean', describe: 'remove what interrupted loads of --table left behind, then exit' })
     .option('embedded', { type: 'boolean', describe: 'load into a local embedded PostgreSQL (started or reused in --embedded-dir); prints its psql URL' })
-    .option('embedded-dir', { type: 'string', default: '.ploader/embedded', describe: 'data directory of the --embedded server' })
+    .option('embedded-dir', { type: 'string', describe: 'data directory of the --embedded server (default: .ploader/embedded, or under /var/tmp when the server cannot reach it)' })
     .option('embedded-stop', { type: 'boolean', describe: 'stop the --embedded server, then exit' })
     .option('dry-run', { type: 'boolean', describe: 'print the plan and load nothing' })
     .option('json', { type: 'boolean', describe: 'print the report as JSON' })
@@ -64,9 +64,9 @@ async function main(): Promise<number> {
     .help()
     .parse();
   if (argv.help || argv.version) return EXIT.OK;
-  const embeddedDir = path.resolve(argv['embedded-dir']);
-  // Imported only when asked for: the embedded server's package installs process exit hooks.
-  const { startPersistentServer, stopPersistentServer } = argv.embedded || argv['embedded-stop'] ? await import('./embedded/embedded-server.ts') : ({} as typeof import('./embedded/embedded-server.ts'));
+  // Imported only when asked for: the embedded server is an optional part.
+  const { startPersistentServer, stopPersistentServer, defaultPersistentDir } = argv.embedded || argv['embedded-stop'] ? await import('./embedded/embedded-server.ts') : ({} as typeof import('./embedded/embedded-server.ts'));
+  const embeddedDir = argv['embedded-dir'] === undefined ? defaultPersistentDir?.(process.cwd()) ?? '' : path.resolve(argv['embedded-dir']);
   if (argv['embedded-stop']) {
     process.stdout.write(`${(await stopPersistentServer(embeddedDir)) ? 'stopped' : 'no server running in'} ${embeddedDir}\n`);
     return EXIT.OK;

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'DUPLICATE_KEY' // the input repeats a unique key (or one already in the target)
   | 'SERVER_ERROR' // any other server error during the load
   | 'WORKER_FAILED' // a worker thread crashed
+  | 'EMBEDDED_SERVER_FAILED' // the embedded PostgreSQL (demo, tests, --embedded) could not be set up or started
   | 'CANCELLED'; // SIGINT/SIGTERM or an AbortSignal
 
 export interface InputPosition {

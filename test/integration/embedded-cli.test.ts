@@ -58,7 +58,8 @@ describe('--embedded', () => {
       const result = await runCli(['--embedded', '--embedded-dir', path.join(locked, 'pg'), 'votes.csv']);
       if (process.getuid?.() === 0) {
         expect(result.code).toBe(1);
-        expect(result.stderr).toMatch(/the postgres OS user cannot reach .* is not traversable by others/);
+        expect(result.stderr).toMatch(/^ploader: the postgres OS user the server runs as cannot enter the --embedded-dir parent .*ploader-locked-\w+: .*ploader-locked-\w+ is closed to it — choose a place it can reach/m);
+        expect(result.stderr).not.toMatch(/\n\s+at /);
       }
     } finally {
       rmSync(locked, { recursive: true, force: true });
