@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { ON_CONFLICT_MODES, type OnConflict } from './rows/conflicts.ts';
+import { ON_CONFLICT_MODES, type OnConflict } from './rows/conflict-modes.ts';
 import { PloaderError } from './errors.ts';
 import type { Durability } from './plan/plan.ts';
 import type { CopyStatementOptions } from './db/sql.ts';

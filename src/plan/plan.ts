@@ -2,7 +2,6 @@
  * Pure planning: file size, record starts and server/target facts in, a LoadPlan out. No I/O here,
  * so every decision is unit-tested from a table of inputs.
  */
-import type { ServerFacts } from './catalog.ts';
 
 export const MIN_DEFAULT_CHUNK_BYTES = 1 << 20;
 export const MAX_DEFAULT_CHUNK_BYTES = 64 << 20;
@@ -75,7 +74,8 @@ export interface Strategy {
 export type Durability = 'auto' | 'logged-stage' | 'set-logged';
 
 export interface StrategyInput {
-  server: Pick<ServerFacts, 'walLevel'>;
+  /** wal_level as catalog.ts reads it; spelled out so that the public types never reach catalog.ts (node-postgres types). */
+  server: { walLevel: 'minimal' | 'replica' | 'logical' };
   durability?: Durability;
   targetHasRows: boolean;
   truncate: boolean;

@@ -1,7 +1,7 @@
 /**
  * The load report: what the library returns, what --json prints, and the human table the CLI prints.
  */
-import type { FinalizeSteps } from '../finalize/finalize.ts';
+import type { FinalizeSteps } from '../finalize/finalize-steps.ts';
 import type { Chunk, Strategy } from '../plan/plan.ts';
 
 export interface PhaseTimings {

@@ -14,8 +14,9 @@ import type { IndexFacts, TargetFacts } from '../plan/catalog.ts';
 import { PloaderError } from '../errors.ts';
 import { qualified, quoteIdent, type QualifiedName } from '../db/sql.ts';
 
-export type OnConflict = 'error' | 'skip' | 'update';
-export const ON_CONFLICT_MODES: readonly OnConflict[] = ['error', 'skip', 'update'];
+import type { OnConflict } from './conflict-modes.ts';
+
+export { ON_CONFLICT_MODES, type OnConflict } from './conflict-modes.ts';
 
 export const LOCATOR_COLUMN = 'ploader_record';
 /** Per-session sequence the locator default draws from; set by the worker before each COPY. */
