@@ -2,6 +2,7 @@
  * The command line: argv → LoadOptions → load() → report. Flag names follow COPY's options and
  * psql's connection conventions. No logic lives here; options.ts checks everything.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -60,7 +61,7 @@ async function main(): Promise<number> {
     .fail((message, error) => {
       throw new PloaderError('INVALID_OPTION', error?.message ?? message);
     })
-    .version()
+    .version(ownVersion())
     .help()
     .parse();
   if (argv.help || argv.version) return EXIT.OK;
@@ -145,6 +146,12 @@ async function main(): Promise<number> {
   if (argv.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(`${report.dryRun ? formatPlan(report) : formatReport(report)}\n`);
   return report.rejected > 0 ? EXIT.LOADED_WITH_REJECTS : EXIT.OK;
+}
+
+/** ploader's own version (yargs would report the package.json nearest to the current directory). */
+function ownVersion(): string {
+  // src/cli.ts and dist/cli.js both sit one level below the package root.
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 main().then(

@@ -14,7 +14,7 @@ import type { RejectedRecord } from '../rows/rejects.ts';
 import type { RecordSyntax } from '../input/scan/record-syntax.ts';
 import { syntaxOf } from '../input/split.ts';
 import { SQLSTATE } from '../db/sqlstate.ts';
-import { workerEntry } from './worker-bundle.ts';
+import { workerFile } from './worker-entry.ts';
 import { cancelSessions, copyProgressOfRun, sessionRole } from './run-identity.ts';
 
 export interface CopyRun {
@@ -60,14 +60,13 @@ const IN_FLIGHT_PER_WORKER = 2;
 
 export async function copyChunks(options: ResolvedLoadOptions, source: ChunkSource, run: CopyRun, client: pg.Client): Promise<CopyOutcome> {
   const { runId, copySql } = run;
-  const entry = await workerEntry();
   const pool = new Piscina<CopyChunkTask, CopyChunkResult>({
-    filename: entry.filename,
+    filename: await workerFile(),
     minThreads: options.workers,
     maxThreads: options.workers,
     concurrentTasksPerWorker: 1,
     // Not the caller's own node flags (--input-type, --eval, ...): they may not apply to a worker.
-    execArgv: entry.execArgv,
+    execArgv: [],
   });
   const abort = new AbortController();
   // Every task in flight listens on this signal.
