@@ -10,10 +10,13 @@ import { qualified } from '../db/sql.ts';
 export interface CleanupOptions {
   table: string;
   db?: string;
+  /** List what would be dropped, drop nothing. */
+  dryRun?: boolean;
 }
 
 export interface CleanupReport {
   table: string;
+  /** Stages dropped (with dryRun: that would be dropped). */
   dropped: string[];
   /** Runs still in progress, not touched. */
   active: string[];
@@ -30,7 +33,7 @@ export async function cleanup(options: CleanupOptions): Promise<CleanupReport> {
         report.active.push(qualified(run.stage));
         continue;
       }
-      await dropRun(client, run);
+      if (!options.dryRun) await dropRun(client, run);
       report.dropped.push(qualified(run.stage));
     }
     return report;
