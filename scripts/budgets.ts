@@ -19,7 +19,7 @@ const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 5;
 const dir = mkdtempSync(path.join(tmpdir(), 'ploader-budgets-'));
 const results: Array<{ budget: string; measured: string; limit: string; ok: boolean }> = [];
 try {
-  const install = installPacked(dir, { omitOptional: true });
+  const install = installPacked(dir, { omitOptional: true, build: true });
   const modules = path.join(install.dir, 'node_modules');
   const cli = path.join(modules, '.bin', 'ploader');
   const importer = path.join(install.dir, 'time-import.mjs');

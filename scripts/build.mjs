@@ -1,8 +1,9 @@
 // `npm run build` (run by npm at `prepare`: `npm ci`/`npm install` in a clone, a git install, `npm pack`):
-// dist/ from the TypeScript sources, emptied first so no module that was renamed or removed lingers.
+// dist/ from the TypeScript sources, built aside and swapped in, so no module that was renamed or removed
+// lingers, and a CLI running meanwhile (the test suite's) sees the old dist/ or the new one, never none.
 // Plain JavaScript, because it must run before anything is built.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -16,6 +17,15 @@ try {
   process.stderr.write(`ploader: cannot build dist/: TypeScript (a dev dependency) is not installed in ${root} — run \`npm ci\` there first\n`);
   process.exit(1);
 }
-rmSync(path.join(root, 'dist'), { recursive: true, force: true });
-const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+const dist = path.join(root, 'dist');
+const fresh = `${dist}.build-${process.pid}`;
+const old = `${dist}.old-${process.pid}`;
+try {
+  const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json'), '--outDir', fresh], { stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+  if (existsSync(dist)) renameSync(dist, old);
+  renameSync(fresh, dist);
+} finally {
+  rmSync(fresh, { recursive: true, force: true });
+  rmSync(old, { recursive: true, force: true });
+}

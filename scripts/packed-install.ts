@@ -15,10 +15,15 @@ export interface PackedInstall {
   tarball: string;
 }
 
-/** Packs the checkout into `dir` and installs it there; `omitOptional` leaves out the embedded server's binaries. */
-export function installPacked(dir: string, options: { omitOptional: boolean }): PackedInstall {
+/**
+ * Packs the checkout into `dir` and installs it there; `omitOptional` leaves out the embedded server's
+ * binaries. `build: false` packs the dist/ already built (the test suite's global setup builds it; a
+ * rebuild by `prepare` would swap dist/ under the CLI tests running meanwhile).
+ */
+export function installPacked(dir: string, options: { omitOptional: boolean; build: boolean }): PackedInstall {
   mkdirSync(dir, { recursive: true });
-  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Array<{ filename: string }>;
+  const scripts = options.build ? [] : ['--ignore-scripts'];
+  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', ...scripts, '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Array<{ filename: string }>;
   const tarball = path.join(dir, packed[0].filename);
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'ploader-consumer', private: true, type: 'module' }));
   const omit = options.omitOptional ? ['--omit=optional'] : [];

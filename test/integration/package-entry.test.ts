@@ -17,7 +17,7 @@ const write = useTempDir();
 const scratch = mkdtempSync(path.join(tmpdir(), 'ploader-consumer-'));
 let install: PackedInstall;
 beforeAll(() => {
-  install = installPacked(scratch, { omitOptional: true });
+  install = installPacked(scratch, { omitOptional: true, build: false });
 }, 300_000);
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
