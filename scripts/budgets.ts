@@ -14,7 +14,7 @@ import path from 'node:path';
 import { installPacked, treeBytes, typeCheck, writeStrictConsumer } from './packed-install.ts';
 
 const BUDGETS = { helpSeconds: 0.3, importSeconds: 0.15, installedMB: 15 };
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 5;
+const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 9;
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ploader-budgets-'));
 const results: Array<{ budget: string; measured: string; limit: string; ok: boolean }> = [];
