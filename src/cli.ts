@@ -1,94 +1,122 @@
 /**
  * The command line: argv → LoadOptions → load() → report. Flag names follow COPY's options and
- * psql's connection conventions. No logic lives here; options.ts checks everything.
+ * psql's connection conventions; the flags themselves are in cli/flags.ts. No logic lives here:
+ * options.ts checks everything. The library is imported after parsing, so --help and --version
+ * start fast.
  */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { redact } from './db/connection.ts';
-import { PloaderError, formatPosition } from './errors.ts';
-import { load } from './load.ts';
-import { cleanup } from './stage/cleanup.ts';
-import { PUBLISH_CHOICES, defaultTableName, parseByteSize, parseDuration, parseMaxErrors, type LoadOptions } from './options.ts';
-import { chooseProgressMode, createProgressReporter } from './report/progress.ts';
-import { formatPlan, formatReport } from './report/report.ts';
-
-export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, LOADED_WITH_REJECTS: 3 } as const;
+import { EXIT, reportError } from './cli/error-output.ts';
+import { EXAMPLES, FLAGS, GROUPS, repeatedFlag } from './cli/flags.ts';
+import { parallelismWarnings } from './cli/warnings.ts';
+import { PloaderError } from './errors.ts';
+import { defaultTableName, parseByteSize, parseDuration, parseMaxErrors, type LoadOptions } from './options.ts';
 
 const list = (value: string | undefined) => (value === undefined ? undefined : value.split(',').map((s) => s.trim()));
+/** A whole number as a number; anything else as typed, for options.ts to refuse by its value. */
+const integerOrAsGiven = (value: string | number | undefined) => (typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value);
 
-async function main(): Promise<number> {
-  const argv = await yargs(hideBin(process.argv))
+type Argv = Record<string, unknown> & { file?: string; _: unknown[] };
+
+function parseArguments(): Argv {
+  const parser = yargs(hideBin(process.argv))
     .scriptName('ploader')
     .usage('$0 [options] <file>\n\nLoad a CSV or text file into a PostgreSQL table in parallel, all or nothing.')
     .command('$0 [file]', false)
-    .positional('file', { type: 'string', describe: 'input file' })
-    .option('db', { alias: 'd', type: 'string', describe: 'connection URL (default: PG* environment variables)' })
-    .option('table', { alias: 't', type: 'string', describe: 'target table, schema-qualified allowed (default: the file name)' })
-    .option('columns', { type: 'string', describe: 'comma-separated columns in the file (others get defaults)' })
-    .option('format', { type: 'string', choices: ['csv', 'text', 'binary'], describe: 'COPY FORMAT (default: csv for .csv, binary for .bin/.pgcopy, else text)' })
-    .option('header', { type: 'boolean', describe: 'skip the first line (a header)' })
-    .option('delimiter', { type: 'string', describe: 'COPY DELIMITER' })
-    .option('quote', { type: 'string', describe: 'COPY QUOTE (csv)' })
-    .option('escape', { type: 'string', describe: 'COPY ESCAPE (csv)' })
-    .option('null', { type: 'string', describe: 'COPY NULL string' })
-    .option('encoding', { type: 'string', describe: 'COPY ENCODING of the file' })
-    .option('default', { type: 'string', describe: 'COPY DEFAULT: this string means the column default (PostgreSQL 16+)' })
-    .option('force-null', { type: 'string', describe: 'COPY FORCE_NULL columns, comma-separated (csv)' })
-    .option('force-not-null', { type: 'string', describe: 'COPY FORCE_NOT_NULL columns, comma-separated (csv)' })
-    .option('workers', { alias: 'j', type: 'number', describe: 'parallel COPY sessions (default: CPU cores)' })
-    .option('chunk-size', { type: 'string', describe: 'bytes per chunk, e.g. 32MB (default: file size / (4 x workers), 1MB-64MB)' })
-    .option('max-errors', { type: 'string', describe: 'set aside up to N bad rows (or "all") instead of failing; default 0: all or nothing' })
-    .option('reject-file', { type: 'string', describe: 'where set-aside rows go (default <file>.rejects, reasons in <file>.rejects.log)' })
-    .option('on-conflict', { type: 'string', choices: ['error', 'skip', 'update'], describe: 'duplicate unique keys: error (default), skip (keep the first), update (keep the last)' })
-    .option('truncate', { type: 'boolean', describe: 'replace the rows of the target instead of appending' })
-    .option('index-memory', { type: 'string', describe: 'maintenance_work_mem per index-build session (default 64MB)' })
-    .option('publish', { type: 'string', choices: PUBLISH_CHOICES, describe: 'auto (default): swap the loaded table in when that is provably the same as loading into it; insert: always INSERT ... SELECT (old snapshots never see the rows); swap: fail unless it can swap' })
-    .option('lock-wait', { type: 'string', describe: 'longest wait for a lock on the target, e.g. 30s, 10min (default 10min); then the load fails and a loaded stage is kept for --resume' })
-    .option('resume', { type: 'boolean', describe: 'continue an interrupted load of this file from its committed chunks' })
-    .option('cleanup', { type: 'boolean', describe: 'remove what interrupted loads of --table left behind, then exit' })
-    .option('embedded', { type: 'boolean', describe: 'load into a local embedded PostgreSQL (started or reused in --embedded-dir); prints its psql URL' })
-    .option('embedded-dir', { type: 'string', default: '.ploader/embedded', describe: 'data directory of the --embedded server' })
-    .option('embedded-stop', { type: 'boolean', describe: 'stop the --embedded server, then exit' })
-    .option('dry-run', { type: 'boolean', describe: 'print the plan and load nothing' })
-    .option('json', { type: 'boolean', describe: 'print the report as JSON' })
-    .option('quiet', { alias: 'q', type: 'boolean', describe: 'print nothing but errors and the report' })
+    .positional('file', { type: 'string', describe: 'input file ("-" for standard input)' });
+  for (const flag of FLAGS) parser.option(flag.name, flag.definition);
+  for (const group of GROUPS) parser.group(FLAGS.filter((f) => f.group === group).map((f) => f.name), `${group}:`);
+  // Each example on a line of its own, whole (yargs' two-column examples cut long commands apart).
+  parser.epilogue(`Examples, on the README's table votes:\n${EXAMPLES.map(([command, what]) => `  ${command}\n      ${what}`).join('\n')}`);
+  return parser
     // An options file is a convenience, never required: its keys are the long flag names; flags on the command line win.
     .config('config', 'a JSON file of options (keys are the long flag names, e.g. {"workers": 8, "on-conflict": "skip"})')
-    .example('$0 --workers 8 votes.csv', 'load votes.csv into table votes')
-    .example('$0 -d postgres://me@db/app -t public.votes --header --truncate votes.csv', 'replace the rows of public.votes')
     .strict()
     .exitProcess(false)
     .fail((message, error) => {
       throw new PloaderError('INVALID_OPTION', error?.message ?? message);
     })
-    .version()
+    .version(ownVersion())
     .help()
-    .parse();
+    .wrap(Math.min(120, process.stdout.columns ?? 100))
+    .parseSync() as Argv;
+}
+
+async function main(argv: Argv): Promise<number> {
   if (argv.help || argv.version) return EXIT.OK;
-  const embeddedDir = path.resolve(argv['embedded-dir']);
-  // Imported only when asked for: the embedded server's package installs process exit hooks.
-  const { startPersistentServer, stopPersistentServer } = argv.embedded || argv['embedded-stop'] ? await import('./embedded/embedded-server.ts') : ({} as typeof import('./embedded/embedded-server.ts'));
-  if (argv['embedded-stop']) {
-    process.stdout.write(`${(await stopPersistentServer(embeddedDir)) ? 'stopped' : 'no server running in'} ${embeddedDir}\n`);
+  const repeated = repeatedFlag(argv, hideBin(process.argv));
+  if (repeated) throw new PloaderError('INVALID_OPTION', repeated);
+  const flag = <T>(name: string) => argv[name] as T | undefined;
+
+  // Imported only when asked for: the embedded server is an optional part.
+  const embedding = flag<boolean>('embedded') || flag<boolean>('embedded-stop');
+  const embeddedServer = embedding ? await import('./embedded/embedded-server.ts') : undefined;
+  const embeddedDir = flag<string>('embedded-dir') === undefined ? embeddedServer?.defaultPersistentDir(process.cwd()) ?? '' : path.resolve(flag<string>('embedded-dir')!);
+  if (embeddedServer && flag<boolean>('embedded-stop')) {
+    process.stdout.write(`${(await embeddedServer.stopPersistentServer(embeddedDir)) ? 'stopped' : 'no server running in'} ${embeddedDir}\n`);
     return EXIT.OK;
   }
-  if (argv.embedded && argv.db) throw new PloaderError('INVALID_OPTION', '--embedded and --db contradict each other: --embedded loads into a local server of its own');
-  const embedded = argv.embedded ? await startPersistentServer(embeddedDir) : undefined;
+  if (flag('embedded') && flag('db')) throw new PloaderError('INVALID_OPTION', '--embedded and --db contradict each other: --embedded loads into a local server of its own');
+  const embedded = embeddedServer && flag<boolean>('embedded') ? await embeddedServer.startPersistentServer(embeddedDir) : undefined;
   if (embedded) process.stderr.write(`${embedded.started ? 'started' : 'reusing'} the embedded PostgreSQL in ${embeddedDir}\n`);
-  const db = embedded?.url ?? argv.db;
-  if (argv.cleanup) {
-    if (!argv.table && !argv.file) throw new PloaderError('INVALID_OPTION', '--cleanup needs --table (or the file whose name is the table)');
-    const result = await cleanup({ table: argv.table ?? defaultTableName(argv.file as string), db });
-    process.stdout.write(
-      `${result.dropped.length === 0 ? `nothing to clean up for ${result.table}` : `dropped ${result.dropped.join(', ')}`}\n` +
-        result.active.map((stage) => `left ${stage} alone: a ploader is still loading into it\n`).join(''),
-    );
-    return EXIT.OK;
-  }
+  const db = embedded?.url ?? flag<string>('db');
+  if (flag('cleanup')) return runCleanup(argv, db);
+
   // yargs hands a lone "-" (standard input, as psql and tar spell it) over as an empty string.
   const file = argv.file === '' && process.argv.includes('-') ? '-' : argv.file;
   if (!file) throw new PloaderError('INVALID_OPTION', 'name the file to load: ploader [options] <file> (see --help)');
+
+  const chunkSize = flag<string>('chunk-size');
+  const maxErrors = flag<string | number>('max-errors');
+  const options: LoadOptions = {
+    file,
+    table: flag('table'),
+    db,
+    columns: list(flag('columns')),
+    format: flag('format'),
+    header: flag('header'),
+    delimiter: flag('delimiter'),
+    quote: flag('quote'),
+    escape: flag('escape'),
+    null: flag('null'),
+    encoding: flag('encoding'),
+    default: flag('default'),
+    forceNull: list(flag('force-null')),
+    forceNotNull: list(flag('force-not-null')),
+    workers: integerOrAsGiven(flag('workers')) as number | undefined,
+    chunkBytes: chunkSize === undefined ? undefined : parseByteSize('chunk-size', String(chunkSize)),
+    maxErrors: maxErrors === undefined ? undefined : parseMaxErrors(String(maxErrors)),
+    rejectFile: flag('reject-file'),
+    onConflict: flag('on-conflict'),
+    truncate: flag('truncate'),
+    dryRun: flag('dry-run'),
+    resume: flag('resume'),
+    indexMemory: flag('index-memory'),
+    publish: flag('publish'),
+    lockWaitMs: flag('lock-wait') === undefined ? undefined : parseDuration('lock-wait', String(flag('lock-wait'))),
+  };
+  for (const key of Object.keys(options) as Array<keyof LoadOptions>) if (options[key] === undefined) delete options[key];
+  return runLoad(argv, options, embedded?.url);
+}
+
+async function runLoad(argv: Argv, given: LoadOptions, embeddedUrl: string | undefined): Promise<number> {
+  const [{ load }, { chooseProgressMode, createProgressReporter }, { formatPlan, formatReport }, { resolveConnectionOf }] = await Promise.all([
+    import('./load.ts'),
+    import('./report/progress.ts'),
+    import('./report/report.ts'),
+    import('./db/connection.ts'),
+  ]);
+  const { host } = resolveConnectionOf(given.db);
+  const warnings = parallelismWarnings({
+    workers: typeof given.workers === 'number' ? given.workers : undefined,
+    chunkBytes: given.chunkBytes,
+    clientCores: availableParallelism(),
+    serverLocal: ['localhost', '127.0.0.1', '::1'].includes(host) || host.startsWith('/'),
+  });
+  for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
 
   const progress = createProgressReporter({
     output: process.stderr,
@@ -106,63 +134,53 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-
-  const options: LoadOptions = {
-    file,
-    table: argv.table,
-    db,
-    columns: list(argv.columns),
-    format: argv.format as LoadOptions['format'],
-    header: argv.header,
-    delimiter: argv.delimiter,
-    quote: argv.quote,
-    escape: argv.escape,
-    null: argv.null,
-    encoding: argv.encoding,
-    default: argv.default,
-    forceNull: list(argv['force-null']),
-    forceNotNull: list(argv['force-not-null']),
-    workers: argv.workers,
-    chunkBytes: argv['chunk-size'] === undefined ? undefined : parseByteSize('chunk-size', argv['chunk-size']),
-    maxErrors: argv['max-errors'] === undefined ? undefined : parseMaxErrors(argv['max-errors']),
-    rejectFile: argv['reject-file'],
-    onConflict: argv['on-conflict'] as LoadOptions['onConflict'],
-    truncate: argv.truncate,
-    dryRun: argv['dry-run'],
-    resume: argv.resume,
-    indexMemory: argv['index-memory'],
-    publish: argv.publish as LoadOptions['publish'],
-    lockWaitMs: argv['lock-wait'] === undefined ? undefined : parseDuration('lock-wait', argv['lock-wait']),
-    signal: abort.signal,
-    onProgress: progress.onProgress,
-  };
-  for (const key of Object.keys(options) as Array<keyof LoadOptions>) if (options[key] === undefined) delete options[key];
   let report;
   try {
-    report = await load(options);
+    report = await load({ ...given, signal: abort.signal, onProgress: progress.onProgress });
   } catch (error) {
-    if (embedded && error instanceof PloaderError && error.code === 'TARGET_INVALID') {
-      process.stderr.write(`the embedded server is up: create the table with psql '${embedded.url}', then run this again\n`);
+    if (embeddedUrl && error instanceof PloaderError && error.code === 'TARGET_INVALID') {
+      process.stderr.write(`the embedded server is up: create the table with psql '${embeddedUrl}', then run this again\n`);
     }
     throw error;
   } finally {
     progress.stop(); // the bar's redraw timer would keep the process alive
   }
   for (const warning of report.warnings) process.stderr.write(`warning: ${warning}\n`);
-  if (embedded) process.stderr.write(`look at the data: psql '${embedded.url}'   (stop the server: ploader --embedded-stop)\n`);
+  if (embeddedUrl) process.stderr.write(`look at the data: psql '${embeddedUrl}'   (stop the server: ploader --embedded-stop)\n`);
   if (argv.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(`${report.dryRun ? formatPlan(report) : formatReport(report)}\n`);
   return report.rejected > 0 ? EXIT.LOADED_WITH_REJECTS : EXIT.OK;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof PloaderError) {
-      process.stderr.write(`ploader: ${redact(`${formatPosition(error.position)}${error.message}`)}\n`);
-      process.exit(error.code === 'INVALID_OPTION' ? EXIT.USAGE : EXIT.FAILED);
-    }
-    process.stderr.write(`ploader: ${redact(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`);
-    process.exit(EXIT.FAILED);
-  },
-);
+async function runCleanup(argv: Argv, db: string | undefined): Promise<number> {
+  const table = argv.table as string | undefined;
+  if (!table && !argv.file) throw new PloaderError('INVALID_OPTION', '--cleanup needs --table (or the file whose name is the table)');
+  const { cleanup } = await import('./stage/cleanup.ts');
+  const dryRun = Boolean(argv['dry-run']);
+  const result = await cleanup({ table: table ?? defaultTableName(argv.file as string), db, dryRun });
+  if (argv.json) {
+    process.stdout.write(`${JSON.stringify({ ...result, dryRun }, null, 2)}\n`);
+    return EXIT.OK;
+  }
+  const verb = dryRun ? 'would drop' : 'dropped';
+  process.stdout.write(
+    `${result.dropped.length === 0 ? `nothing to clean up for ${result.table}` : `${verb} ${result.dropped.join(', ')}${dryRun ? ' (--dry-run: nothing was dropped)' : ''}`}\n` +
+      result.active.map((stage) => `left ${stage} alone: a ploader is still loading into it\n`).join(''),
+  );
+  return EXIT.OK;
+}
+
+/** ploader's own version (yargs would report the package.json nearest to the current directory). */
+function ownVersion(): string {
+  // src/cli.ts and dist/cli.js both sit one level below the package root.
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+// --json and --debug shape the error output even when the arguments themselves are wrong.
+const output = { json: process.argv.includes('--json'), debug: process.argv.includes('--debug'), stdout: process.stdout, stderr: process.stderr };
+try {
+  const code = await main(parseArguments());
+  process.exit(code);
+} catch (error) {
+  process.exit(reportError(error, output));
+}

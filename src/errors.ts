@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'WORKER_FAILED' // a worker thread crashed
   | 'LOCK_TIMEOUT' // a lock on the target was not granted within --lock-wait
   | 'NOTHING_TO_RESUME' // --resume found no interrupted load to continue
+  | 'EMBEDDED_SERVER_FAILED' // the embedded PostgreSQL (demo, tests, --embedded) could not be set up or started
   | 'CANCELLED'; // SIGINT/SIGTERM or an AbortSignal
 
 export interface InputPosition {

@@ -34,7 +34,7 @@ export type OnConflict = 'error' | 'skip' | 'update';
 export const ON_CONFLICT_MODES: readonly OnConflict[] = ['error', 'skip', 'update'];
 
 export type CopyFormat = 'csv' | 'text' | 'binary';
-const FORMATS: readonly CopyFormat[] = ['csv', 'text', 'binary'];
+export const FORMATS: readonly CopyFormat[] = ['csv', 'text', 'binary'];
 
 /** COPY's own options (delimiter, quote, escape, null, encoding, forceNull, forceNotNull) keep COPY's meanings. */
 export interface LoadOptions extends Omit<CopyStatementOptions, 'format'> {

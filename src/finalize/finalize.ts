@@ -13,20 +13,9 @@ import { SQLSTATE } from '../db/sqlstate.ts';
 import type { Strategy } from '../plan/strategy.ts';
 import { qualified, quoteIdent, type QualifiedName } from '../db/sql.ts';
 import { stageIndexName, stageIndexSql } from '../stage/stage.ts';
+import type { FinalizeStep, FinalizeSteps } from './finalize-steps.ts';
 
-export interface FinalizeStep {
-  /** Shown in progress and in --dry-run. */
-  label: string;
-  sql: string;
-}
-
-export interface FinalizeSteps {
-  durable: FinalizeStep[];
-  /** Independent of each other: run in parallel sessions. */
-  indexes: FinalizeStep[];
-  /** Foreign keys from the target to other tables, validated on the stage once its indexes exist. */
-  foreignKeys: FinalizeStep[];
-}
+export type { FinalizeStep, FinalizeSteps } from './finalize-steps.ts';
 
 export function finalizeSteps(
   strategy: Strategy,

@@ -5,9 +5,15 @@
  */
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import type { PendingChunk } from '../plan/chunks.ts';
+import type { Chunk } from '../plan/chunks.ts';
 import { findRecordStarts } from './scan/record-boundaries.ts';
 import type { RecordSyntax } from './scan/record-syntax.ts';
+
+/** A chunk to load: a byte range of the input file, or (from a stream) its bytes in memory. */
+export interface PendingChunk {
+  chunk: Chunk;
+  data?: Buffer;
+}
 
 /** Batch size for streams when --chunk-size is not given: a few of these per worker stay in memory. */
 export const DEFAULT_STREAM_BATCH_BYTES = 8 << 20;

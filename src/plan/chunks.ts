@@ -54,9 +54,3 @@ export function buildChunks(
     line: cut.line,
   }));
 }
-
-/** A chunk to load: a byte range of the input file, or (from a stream) its bytes in memory. */
-export interface PendingChunk {
-  chunk: Chunk;
-  data?: Buffer;
-}

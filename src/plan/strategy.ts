@@ -4,7 +4,6 @@
  */
 import { PloaderError } from '../errors.ts';
 import type { Durability, PublishChoice } from '../options.ts';
-import type { ServerFacts } from './catalog.ts';
 
 /**
  * swap: the stage, made durable and indexed, takes the target's place; insert: INSERT ... SELECT from
@@ -25,7 +24,8 @@ export interface Strategy {
 }
 
 export interface StrategyInput {
-  server: Pick<ServerFacts, 'walLevel'>;
+  /** wal_level as catalog.ts reads it; spelled out so that the public types never reach catalog.ts (node-postgres types). */
+  server: { walLevel: 'minimal' | 'replica' | 'logical' };
   durability?: Durability;
   /** --publish: `auto` chooses; `swap` refuses when a swap is not possible; `insert` never swaps. */
   publish?: PublishChoice;

@@ -1,10 +1,7 @@
 /**
  * The load report: what the library returns, what --json prints, and the human table the CLI prints.
  */
-import { qualified } from '../db/sql.ts';
-import type { FinalizeSteps } from '../finalize/finalize.ts';
-import type { LoadPlan } from '../plan/load-plan.ts';
-import type { PhaseClock } from './phase-clock.ts';
+import type { FinalizeSteps } from '../finalize/finalize-steps.ts';
 import type { Chunk } from '../plan/chunks.ts';
 import type { PublishMethod, Strategy } from '../plan/strategy.ts';
 
@@ -40,41 +37,6 @@ export interface LoadReport {
   warnings: string[];
   /** Only for --dry-run: what would run. */
   plan?: { stage: string; copySql: string; chunks: Chunk[]; steps: FinalizeSteps };
-}
-
-/** What a stream's load learns only as it goes: its batches and bytes. */
-type Measured = Partial<Pick<LoadReport, 'chunks' | 'bytes'>>;
-
-function baseReport(plan: LoadPlan, clock: PhaseClock, measured: Measured): Omit<LoadReport, 'dryRun' | 'rows'> {
-  return {
-    file: plan.options.file,
-    table: qualified(plan.target.table),
-    rejected: 0,
-    bytes: plan.input.identity.size,
-    chunks: plan.chunks.length,
-    workers: plan.options.workers,
-    strategy: plan.strategy,
-    ...measured,
-    wallMs: clock.wallMs,
-    phases: clock.phases,
-    warnings: plan.warnings,
-  };
-}
-
-export function dryRunReport(plan: LoadPlan, clock: PhaseClock): LoadReport {
-  const { stage, copySql, chunks, steps } = plan;
-  return { ...baseReport(plan, clock, {}), dryRun: true, rows: 0, plan: { stage: qualified(stage), copySql, chunks, steps } };
-}
-
-/** A file (or stream) with no records: the target is not touched. */
-export function nothingToLoadReport(plan: LoadPlan, clock: PhaseClock, measured: Measured = {}): LoadReport {
-  plan.warnings.push(`${plan.options.file} holds no rows${plan.options.header ? ' after its header' : ''}: nothing was loaded and ${qualified(plan.target.table)} is unchanged`);
-  return { ...baseReport(plan, clock, measured), dryRun: false, rows: 0 };
-}
-
-export function loadReport(plan: LoadPlan, clock: PhaseClock, outcome: Measured & { rows: number; rejected: number; published: PublishMethod }): LoadReport {
-  const { rows, rejected, published, ...measured } = outcome;
-  return { ...baseReport(plan, clock, measured), dryRun: false, rows, rejected, rejectFile: rejected > 0 ? plan.options.rejectFile : undefined, published };
 }
 
 export function formatReport(report: LoadReport): string {

@@ -13,10 +13,13 @@ import { dropRun, findLeftoverRuns } from './run-ledger.ts';
 export interface CleanupOptions {
   table: string;
   db?: string;
+  /** List what would be dropped, drop nothing. */
+  dryRun?: boolean;
 }
 
 export interface CleanupReport {
   table: string;
+  /** Stages dropped (with dryRun: that would be dropped). */
   dropped: string[];
   /** Runs still in progress, not touched. */
   active: string[];
@@ -35,7 +38,7 @@ export async function cleanup(options: CleanupOptions): Promise<CleanupReport> {
         continue;
       }
       try {
-        await dropRun(client, run);
+        if (!options.dryRun) await dropRun(client, run);
         report.dropped.push(qualified(run.stage));
       } finally {
         await unlockRun(client, run.runId);

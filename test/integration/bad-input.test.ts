@@ -57,11 +57,18 @@ describe('bad input', () => {
 
   it('no INSERT privilege on the table', async () => {
     const before = await fresh();
-    await db.client.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ploader_reader') THEN CREATE ROLE ploader_reader LOGIN PASSWORD 'reader'; END IF; END $$`);
-    await db.client.query('GRANT SELECT ON votes TO ploader_reader');
+    // A superuser passes every privilege check: it tries as a role of its own with SELECT only. Any other
+    // user (who may lack CREATEROLE) revokes INSERT from itself, which an owner may do.
+    const { rows: [me] } = await db.client.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = current_user');
     const url = new URL(db.url);
-    url.username = 'ploader_reader';
-    url.password = 'reader';
+    if (me.rolsuper) {
+      await db.client.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ploader_reader') THEN CREATE ROLE ploader_reader LOGIN PASSWORD 'reader'; END IF; END $$`);
+      await db.client.query('GRANT SELECT ON votes TO ploader_reader');
+      url.username = 'ploader_reader';
+      url.password = 'reader';
+    } else {
+      await db.client.query('REVOKE INSERT ON votes FROM CURRENT_USER');
+    }
     const error = await failure(load({ file, table: 'votes', db: url.toString(), columns: COLUMNS }));
     expect(error.code).toBe('TARGET_INVALID');
     expect(error.message).toMatch(/permission denied: the current user may not INSERT into votes — ask its owner \(\w+\) to GRANT INSERT/);

@@ -35,7 +35,7 @@ describe('ploader CLI', () => {
     { args: ['--workers', '0'], message: /workers must be an integer from 1/ },
     { args: ['--format', 'xml'], message: /format/ },
     { args: ['--no-such-flag'], message: /Unknown argument/ },
-    { args: ['--delimiter', '"'], message: /delimiter and options.quote must differ/ },
+    { args: ['--delimiter', '"'], message: /^ploader: --delimiter and --quote must differ/ },
   ])('rejects $args with exit 2 and a message naming the option', async ({ args, message }) => {
     const result = await runCli([...args, '--db', db.url, file]);
     expect(result.code).toBe(2);
@@ -53,7 +53,7 @@ describe('ploader CLI', () => {
     url.password = 'Sup3rSecretPw';
     const result = await runCli(['--db', url.toString(), '--table', 'votes', file]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/could not connect to postgres@127\.0\.0\.1:\d+\/ploader_test_\w+: password authentication failed/);
+    expect(result.stderr).toContain(`could not connect to ${decodeURIComponent(url.username)}@${url.hostname}:${url.port}${url.pathname}: password authentication failed`);
     expect(result.stderr + result.stdout).not.toContain('Sup3rSecretPw');
   });
 

@@ -108,6 +108,12 @@ describe('where the connection comes from', () => {
     expect(result.stderr).toBe('');
   });
 
+  it("a key/value conninfo string, as psql takes it, with a quoted password", async () => {
+    const { host, port, user, password, database } = server();
+    const conninfo = `host=${host} port=${port} dbname='${database}' user=${user} password='${password.replace(/['\\]/g, '\\$&')}'`;
+    await expectLoaded(await runCli(['--db', conninfo, ...LOAD_ARGS], { env: CLEAN_ENV }));
+  });
+
   it('--db wins over PG* variables that point elsewhere', async () => {
     const env = { ...CLEAN_ENV, PGHOST: '127.0.0.2', PGPORT: String(await findFreePort()), PGUSER: 'nobody', PGPASSWORD: 'not-this-one', PGDATABASE: 'nonexistent' };
     await expectLoaded(await runCli(['--db', db.url, ...LOAD_ARGS], { env }));
@@ -115,14 +121,20 @@ describe('where the connection comes from', () => {
 });
 
 describe('PGAPPNAME', () => {
-  it('names every session of the load, as psql does', async () => {
+  beforeAll(async () => {
     await db.client.query(`
       CREATE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE sql AS 'SELECT pg_sleep(0.0005) IS NOT NULL';
       CREATE TABLE slow_people (id int NOT NULL CHECK (slow_ok(id)), name text NOT NULL);
     `);
+  });
+
+  it.each([
+    { given: 'a short name', appName: 'nightly-import' },
+    { given: 'a name longer than PostgreSQL keeps (63 bytes)', appName: `nightly-import-${'x'.repeat(80)}` },
+  ])('names every session of the load, as psql does: $given, the run id kept whole', async ({ appName }) => {
     // ~0.5 ms a row in the CHECK: 3000 rows keep two workers busy for about a second.
     const slowFile = write('slow_people.csv', Array.from({ length: 3000 }, (_, i) => `${i},name ${i}\n`).join(''));
-    const appName = 'nightly-import';
+    await db.client.query('TRUNCATE slow_people');
     const seen = new Set<string>();
     let finished = false;
     const run = runCli(['--db', db.url, '--workers', '2', '--chunk-size', '4kB', slowFile], { env: { ...CLEAN_ENV, PGAPPNAME: appName } }).finally(() => {
@@ -140,13 +152,30 @@ describe('PGAPPNAME', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^COPY 3000$/m);
     const names = [...seen];
-    expect(names.some((name) => name.startsWith(`${appName} copy `))).toBe(true);
-    for (const name of names) expect(name.startsWith(`${appName} `)).toBe(true);
+    const kept = appName.slice(0, 63 - ' copy 01234567'.length);
+    expect(names.some((name) => new RegExp(`^${kept} copy [0-9a-f]{8}$`).test(name))).toBe(true);
+    for (const name of names) {
+      expect(name.startsWith(appName.slice(0, 20))).toBe(true);
+      expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63);
+    }
   });
 });
 
 describe('failures name the server and never print the password', () => {
   const secret = 'S3cret:p@ss/w%rd';
+
+  it.each([
+    { given: 'an unencoded # in the password', db: 'postgres://u:S3cret#x@127.0.0.1/db', problem: 'the user or password holds an unencoded "#": percent-encode it as %23' },
+    { given: 'an unencoded / in the password', db: 'postgres://u:S3cret/x@127.0.0.1/db', problem: 'the user or password holds an unencoded "/": percent-encode it as %2F' },
+    { given: 'a port that is not a number', db: 'postgres://u:S3cret@127.0.0.1:pg/db', problem: 'the port must be a number from 1 to 65535, got "pg"' },
+  ])('$given: a usage error (exit 2) that names the problem and --db, with the password hidden', async ({ db: given, problem }) => {
+    const result = await runCli(['--db', given, ...LOAD_ARGS], { env: CLEAN_ENV });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`ploader: --db "postgres://u:***@`);
+    expect(result.stderr).toContain(problem);
+    expect(result.stdout + result.stderr).not.toContain('S3cret');
+    expectNoStackTrace(result);
+  });
 
   it.each([
     { given: 'in the --db URL', args: () => ['--db', urlWith((url) => (url.password = encodeURIComponent(secret)))], env: () => CLEAN_ENV },

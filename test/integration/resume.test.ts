@@ -79,7 +79,8 @@ describe('an interrupted load', () => {
   it('a stage emptied by a server crash: --resume starts over and says so', async () => {
     await freshTarget();
     await killMidLoad(2);
-    const [stage] = await leftovers();
+    const left = await leftovers();
+    const [stage] = left;
     // What a crash does to an UNLOGGED table: its contents are reset, the logged ledger survives.
     await db.client.query(`TRUNCATE "${stage}"`);
     const resumed = await runCli(['--resume', ...args]);
@@ -91,9 +92,14 @@ describe('an interrupted load', () => {
   it('is reported by the next plain run, and --cleanup removes it', async () => {
     await freshTarget();
     await killMidLoad(1);
-    const [stage] = await leftovers();
+    const left = await leftovers();
+    const [stage] = left;
     const dry = await runCli(['--dry-run', ...args]);
     expect(dry.stderr).toMatch(new RegExp(`interrupted load .* left "public"\\."${stage}" behind: ploader --resume continues it, ploader --cleanup removes it`));
+    const listed = await runCli(['--cleanup', '--dry-run', '--db', db.url, '--table', 'votes']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toBe(`would drop "public"."${stage}" (--dry-run: nothing was dropped)\n`);
+    expect(await leftovers()).toEqual(left);
     const cleaned = await runCli(['--cleanup', '--db', db.url, '--table', 'votes']);
     expect(cleaned.code).toBe(0);
     expect(cleaned.stdout).toMatch(new RegExp(`dropped "public"\\."${stage}"`));

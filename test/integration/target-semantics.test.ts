@@ -107,7 +107,7 @@ describe('DDL from other sessions during the load', () => {
     await dropPloaderTables(db.client);
     await db.client.query(`
       DROP TABLE IF EXISTS ddl, ddl_twin;
-      CREATE OR REPLACE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE sql AS 'SELECT pg_sleep(0.0005) IS NOT NULL';
+      CREATE OR REPLACE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE sql AS 'SELECT pg_sleep(0.002) IS NOT NULL';
       CREATE TABLE ddl (username text NOT NULL, link text NOT NULL, score int NOT NULL CHECK (slow_ok(score)));
       CREATE TABLE ddl_twin (username text, link text, score int);
     `);
@@ -118,14 +118,17 @@ describe('DDL from other sessions during the load', () => {
     const statements = ['ALTER TABLE ddl ADD COLUMN extra int DEFAULT 7', 'CREATE INDEX ddl_link_idx ON ddl (link)', 'ALTER TABLE ddl ADD CONSTRAINT score_small CHECK (score < 100)', 'ALTER TABLE ddl RENAME COLUMN username TO name'];
     const sessions = await Promise.all(statements.map(async () => {
       const client = new pg.Client(db.url);
+      client.on('error', () => {});
       await client.connect();
       return client;
     }));
     const ddl = Promise.allSettled(statements.map((sql, i) => sessions[i].query(sql)));
     // They wait for the load's lock, as they would for one COPY.
     let waiting = 0;
-    for (let i = 0; i < 100 && waiting < statements.length; i++) {
-      const { rows } = await db.client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE ddl%' OR (wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX ddl%')`);
+    let loadEnded = false;
+    void loading.done.then(() => (loadEnded = true));
+    while (!loadEnded && waiting < statements.length) {
+      const { rows } = await db.client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND (query LIKE 'ALTER TABLE ddl%' OR query LIKE 'CREATE INDEX ddl%')`);
       waiting = rows[0].n;
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -1,7 +1,11 @@
 /**
- * One PostgreSQL server for the whole test run: the one named by PLOADER_TEST_DATABASE_URL, or a
- * throwaway embedded server that is stopped and removed when the run ends (also on Ctrl-C).
+ * Before the run: build dist/ from the current sources, since the CLI tests run bin/ploader.js as a
+ * user would, and that runs the compiled package. Then one PostgreSQL server for the whole test run:
+ * the one named by PLOADER_TEST_DATABASE_URL, or a throwaway embedded server that is stopped and
+ * removed when the run ends (also on Ctrl-C).
  */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/embedded/embedded-server.ts';
 
@@ -14,6 +18,7 @@ declare module 'vitest' {
 let server: EmbeddedServer | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: path.resolve(import.meta.dirname, '../..'), stdio: 'inherit' });
   const given = process.env.PLOADER_TEST_DATABASE_URL;
   if (given) {
     project.provide('databaseUrl', given);
