@@ -184,17 +184,24 @@ describe('cancelling', () => {
       }
     }
 
-    it('is noticed by the heartbeat, and the load fails on its own', async (context) => {
+    /** A slow load whose main backend is then stopped; undefined (and the load killed) where that is not possible. */
+    async function startFrozenLoad(): Promise<{ loading: ReturnType<typeof startCli>; pid: number } | undefined> {
       await freshTarget(`
         CREATE OR REPLACE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE sql AS 'SELECT pg_sleep(0.01) IS NOT NULL';
         ALTER TABLE votes ADD CONSTRAINT slow CHECK (slow_ok(score));`);
       const loading = startCli(args());
       await loading.waitForStderr(/^load:/m);
       const pid = await freezeMain();
-      if (pid === undefined) {
-        loading.child.kill('SIGKILL');
-        return context.skip();
-      }
+      if (pid !== undefined) return { loading, pid };
+      loading.child.kill('SIGKILL');
+      await loading.done;
+      return undefined;
+    }
+
+    it('is noticed by the heartbeat, and the load fails on its own', async (context) => {
+      const frozenLoad = await startFrozenLoad();
+      if (!frozenLoad) return context.skip();
+      const { loading, pid } = frozenLoad;
       try {
         const frozen = performance.now();
         const result = await loading.done;
@@ -208,16 +215,9 @@ describe('cancelling', () => {
     }, 60_000);
 
     it('Ctrl-C still ends ploader within seconds', async (context) => {
-      await freshTarget(`
-        CREATE OR REPLACE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE sql AS 'SELECT pg_sleep(0.01) IS NOT NULL';
-        ALTER TABLE votes ADD CONSTRAINT slow CHECK (slow_ok(score));`);
-      const loading = startCli(args());
-      await loading.waitForStderr(/^load:/m);
-      const pid = await freezeMain();
-      if (pid === undefined) {
-        loading.child.kill('SIGKILL');
-        return context.skip();
-      }
+      const frozenLoad = await startFrozenLoad();
+      if (!frozenLoad) return context.skip();
+      const { loading, pid } = frozenLoad;
       try {
         const signalled = performance.now();
         loading.child.kill('SIGINT');

@@ -113,7 +113,7 @@ describe('DDL from other sessions during the load', () => {
     `);
     await plainCopy(db.client, 'COPY ddl_twin FROM STDIN (FORMAT csv)', file);
     const loading = startCli(['--db', db.url, '--table', 'ddl', '--columns', COLUMNS.join(','), '--workers', '2', '--chunk-size', '8kB', file]);
-    await loading.waitForStderr(/chunks?/);
+    await loading.waitForStderr(/^load: \d+ chunks/m);
     // Independent of each other: they get the table in whatever order the lock manager wakes them.
     const statements = ['ALTER TABLE ddl ADD COLUMN extra int DEFAULT 7', 'CREATE INDEX ddl_link_idx ON ddl (link)', 'ALTER TABLE ddl ADD CONSTRAINT score_small CHECK (score < 100)', 'ALTER TABLE ddl RENAME COLUMN username TO name'];
     const sessions = await Promise.all(statements.map(async () => {
