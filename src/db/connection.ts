@@ -18,6 +18,9 @@ import { redactConnectionString, resolveConnection, type ResolvedConnection } fr
 /** PostgreSQL keeps NAMEDATALEN - 1 bytes of application_name and cuts the rest. */
 export const MAX_APPLICATION_NAME_BYTES = 63;
 
+/** Idle time before the first TCP keepalive probe: libpq's keepalives_idle is the OS default (2 h); a load cannot wait that long. */
+const KEEPALIVE_IDLE_MS = 30_000;
+
 export function resolveConnectionOf(db: string | undefined): ResolvedConnection {
   return resolveConnection(db, process.env, userInfo().username);
 }
@@ -45,6 +48,9 @@ function clientConfig(resolved: ResolvedConnection, role: string, ssl: pg.Client
     application_name: applicationName(resolved.applicationName, role),
     options: resolved.options,
     connectionTimeoutMillis: resolved.connectTimeoutSeconds === undefined ? undefined : resolved.connectTimeoutSeconds * 1000,
+    // A server host that vanishes (power, network) is noticed by TCP within a minute or two, not hours.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
   };
 }
 

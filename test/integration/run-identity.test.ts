@@ -136,4 +136,21 @@ describe('run identity', () => {
     expect(await tableFingerprint(db.client, 'votes', COLUMNS)).toEqual(before);
     expect(await ploaderRelations(db.client)).toEqual([]);
   });
+
+  it('an interrupted append resumed with --truncate replaces the target with a LOGGED table', async () => {
+    await freshTarget();
+    await db.client.query(`INSERT INTO votes VALUES ('old', 'row', 1)`);
+    await killMidLoad('votes', 2);
+    const { rows: [stage] } = await db.client.query(`SELECT relpersistence FROM pg_class WHERE relname ~ '^ploader_votes_[0-9a-f]{8}$'`);
+    expect(stage.relpersistence).toBe('u');
+    const resumed = await runCli(['--json', ...args('votes', '--resume', '--truncate')]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const report = JSON.parse(resumed.stdout);
+    expect(report.published).toBe('swap');
+    expect(report.strategy.setLoggedBeforeIndexes).toBe(true);
+    const { rows: [target] } = await db.client.query(`SELECT relpersistence FROM pg_class WHERE oid = 'votes'::regclass`);
+    expect(target.relpersistence).toBe('p');
+    await expectEqualsPlainCopy();
+    expect(await ploaderRelations(db.client)).toEqual([]);
+  });
 });
