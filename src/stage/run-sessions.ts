@@ -31,17 +31,18 @@ export class RunSessions {
   private lostError: PloaderError | undefined;
   private fenced = false;
 
-  private constructor(
-    readonly main: pg.Client,
-    /** The main session's backend pid, to cancel its statement (a publish) from the admin session. */
-    readonly mainPid: number,
-    readonly admin: pg.Client,
-    private readonly options: ResolvedLoadOptions,
-    private readonly onLost: (error: PloaderError) => void,
-  ) {
+  readonly main: pg.Client;
+  /** The main session's backend pid, to cancel its statement (a publish) from the admin session. */
+  readonly mainPid: number;
+  readonly admin: pg.Client;
+  private readonly options: ResolvedLoadOptions;
+  private readonly onLost: (error: PloaderError) => void;
+
+  private constructor(opened: { main: pg.Client; mainPid: number; admin: pg.Client; options: ResolvedLoadOptions; onLost: (error: PloaderError) => void }) {
+    ({ main: this.main, mainPid: this.mainPid, admin: this.admin, options: this.options, onLost: this.onLost } = opened);
     const lost = (why: string) => this.lose(new PloaderError('CONNECTION_FAILED', `ploader's main session to the server was lost (${why}): nothing was published — load again, or pass --resume to continue from the chunks already staged`));
-    main.on('error', (error: Error) => lost(error.message));
-    main.on('end', () => lost('the connection closed'));
+    this.main.on('error', (error: Error) => lost(error.message));
+    this.main.on('end', () => lost('the connection closed'));
   }
 
   /** Opens both sessions; `onLost` is called once if the main session is lost while the run needs it. */
@@ -50,7 +51,7 @@ export class RunSessions {
     try {
       const { rows: [{ pid }] } = await main.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       const admin = await connect(options.db, 'plan');
-      return new RunSessions(main, pid, admin, options, onLost);
+      return new RunSessions({ main, mainPid: pid, admin, options, onLost });
     } catch (error) {
       await main.end().catch(() => {});
       throw error;
