@@ -38,6 +38,10 @@ export function resolveColumns(target: TargetFacts, options: Pick<ResolvedLoadOp
  * that is rolled back: the server itself judges the options, and nothing is written.
  */
 export async function checkCopyOptions(client: pg.Client, target: TargetFacts, columns: string[], options: ResolvedLoadOptions): Promise<void> {
+  // One COPY needs no TEMP privilege: without it there is no twin, and the first chunk's COPY judges
+  // the options instead (before any row is in, so nothing is loaded either way).
+  const { rows: [{ temp }] } = await client.query<{ temp: boolean }>("SELECT has_database_privilege(current_database(), 'TEMP') AS temp");
+  if (!temp) return;
   const probe = { schema: 'pg_temp', name: 'ploader_copy_check' };
   await client.query('BEGIN');
   try {

@@ -228,4 +228,27 @@ describe('properties a swap must keep', () => {
     const all = ['voteid', ...COLUMNS];
     expect(await tableFingerprint(db.client, 'plain', all)).toEqual(await tableFingerprint(db.client, 'plain_twin', all));
   });
+
+  it('without TEMP on the database and without owning the target, the load works as \\copy does', async () => {
+    await db.client.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ploader_no_temp') THEN CREATE ROLE ploader_no_temp LOGIN PASSWORD 'ploader_no_temp'; END IF; END $$`);
+    const { rows: [{ name }] } = await db.client.query('SELECT current_database() AS name');
+    await db.client.query(`
+      REVOKE TEMP ON DATABASE "${name}" FROM PUBLIC, ploader_no_temp;
+      GRANT CREATE ON SCHEMA public TO ploader_no_temp;
+      DROP TABLE IF EXISTS no_temp, no_temp_twin;
+      CREATE TABLE no_temp (voteid serial PRIMARY KEY, username text NOT NULL, link text NOT NULL, score int NOT NULL);
+      CREATE TABLE no_temp_twin (voteid serial PRIMARY KEY, username text NOT NULL, link text NOT NULL, score int NOT NULL);
+      GRANT SELECT, INSERT ON no_temp TO ploader_no_temp;
+      GRANT USAGE ON SEQUENCE no_temp_voteid_seq TO ploader_no_temp;`);
+    await plainCopy(db.client, 'COPY no_temp_twin (username, link, score) FROM STDIN (FORMAT csv)', file);
+    try {
+      const report = await load({ file, table: 'no_temp', db: urlAs('ploader_no_temp', 'ploader_no_temp'), columns: COLUMNS, workers: 2, chunkBytes: 8192 });
+      expect(report.published).toBe('insert');
+      expect(report.strategy.reason).toMatch(/the current user does not own the target/);
+      expect(await tableFingerprint(db.client, 'no_temp', COLUMNS)).toEqual(await tableFingerprint(db.client, 'no_temp_twin', COLUMNS));
+      expect(await ploaderRelations(db.client)).toEqual([]);
+    } finally {
+      await db.client.query(`GRANT TEMP ON DATABASE "${name}" TO PUBLIC`);
+    }
+  });
 });
