@@ -79,3 +79,14 @@ export async function activeRuns(client: pg.Client, runIds: readonly string[]): 
   const held = new Set(rows.map((r) => Number(r.key)));
   return new Set(runIds.filter((id) => held.has(runLockKey(id) >>> 0)));
 }
+
+/** The run ids whose lock one of `pids` holds: which blockers are other ploader runs. */
+export async function runsHeldBy(client: pg.Client, pids: readonly number[]): Promise<string[]> {
+  if (pids.length === 0) return [];
+  const { rows } = await client.query<{ key: string }>(
+    `SELECT objid::bigint::text AS key FROM pg_locks
+      WHERE locktype = 'advisory' AND objsubid = 2 AND granted AND classid = $1::bigint AND pid = ANY ($2::int[])`,
+    [RUN_LOCK_SPACE, pids],
+  );
+  return rows.map((r) => Number(r.key).toString(16).padStart(8, '0'));
+}

@@ -48,13 +48,16 @@ export interface LockRequest {
   waitMs: number;
   signal: AbortSignal | undefined;
   onWait: (wait: LockWait) => void;
+  /** Asked after each failed attempt: true stops the wait, and lockTables returns false (not locked). */
+  giveWay?: (wait: LockWait) => Promise<boolean>;
 }
 
 /**
  * Locks `tables` in `client`'s open transaction; `observer` (another session) names the blockers.
- * Throws LOCK_TIMEOUT after `waitMs`, leaving the transaction as it was.
+ * Throws LOCK_TIMEOUT after `waitMs`, leaving the transaction as it was; returns false when
+ * `giveWay` said to stop waiting, true once locked.
  */
-export async function lockTables(client: pg.Client, observer: pg.Client, request: LockRequest): Promise<void> {
+export async function lockTables(client: pg.Client, observer: pg.Client, request: LockRequest): Promise<boolean> {
   const started = performance.now();
   const { rows: [self] } = await client.query<{ pid: number; timeout: string }>("SELECT pg_backend_pid() AS pid, current_setting('lock_timeout') AS timeout");
   for (;;) {
@@ -66,12 +69,16 @@ export async function lockTables(client: pg.Client, observer: pg.Client, request
       await client.query('RELEASE SAVEPOINT ploader_lock');
       // SET LOCAL outlives RELEASE: give the rest of the transaction the session's own lock_timeout back.
       await client.query("SELECT set_config('lock_timeout', $1, true)", [self.timeout]);
-      return;
+      return true;
     } catch (error) {
-      if (serverFields(error)?.sqlstate !== SQLSTATE.LOCK_NOT_AVAILABLE) throw error;
+      // A deadlock is found at once when two sessions that each hold the table ask to upgrade (two
+      // runs publishing): only this attempt is rolled back, and giveWay decides who waits.
+      const sqlstate = serverFields(error)?.sqlstate;
+      if (sqlstate !== SQLSTATE.LOCK_NOT_AVAILABLE && sqlstate !== SQLSTATE.DEADLOCK_DETECTED) throw error;
       await client.query('ROLLBACK TO SAVEPOINT ploader_lock');
     }
     const wait = { tables: request.tables, mode: request.mode, waitedMs: performance.now() - started, blockers: await findBlockers(observer, request, self.pid) };
+    if (await request.giveWay?.(wait)) return false;
     if (wait.waitedMs >= request.waitMs) throw lockTimeout(wait);
     request.onWait(wait);
     await pause(LOCK_PAUSE_MS, request.signal);

@@ -13,6 +13,7 @@ import type { TargetFacts } from '../plan/catalog.ts';
 import { PloaderError, serverFields, throwIfAborted } from '../errors.ts';
 import { qualified, quoteIdent, quoteLiteral, type QualifiedName } from '../db/sql.ts';
 import { dropStageSql, stageIndexName } from '../stage/stage.ts';
+import { runsHeldBy } from '../copy/run-identity.ts';
 import { describeBlockers, lockTables, type LockWait } from '../db/lock-wait.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
 import type { RunSessions } from '../stage/run-sessions.ts';
@@ -41,7 +42,9 @@ async function publishByInsert(sessions: RunSessions, plan: LoadPlan, note?: str
   const client = sessions.main;
   // The fence already holds ROW EXCLUSIVE, the lock an INSERT needs; TRUNCATE needs the table to itself.
   if (plan.strategy.truncate) {
-    await lockForPublish(sessions, plan, [qualified(target.table)]);
+    const otherRun = await lockForPublish(sessions, plan, [qualified(target.table)]);
+    // Two runs replacing one table would each wait for the other's fence: this one steps back.
+    if (otherRun) throw replacedConcurrently(otherRun);
     await client.query(`TRUNCATE ${qualified(target.table)}`);
   }
   const rows = await insertFromStage(client, target, stage, plan.conflicts.upsert);
@@ -50,12 +53,24 @@ async function publishByInsert(sessions: RunSessions, plan: LoadPlan, note?: str
   return { method: 'insert', rows, note };
 }
 
-/** Takes the publish's ACCESS EXCLUSIVE lock in short attempts (db/lock-wait.ts), saying who holds it up. */
-async function lockForPublish(sessions: RunSessions, plan: LoadPlan, tables: readonly string[]): Promise<void> {
+/**
+ * Takes the publish's ACCESS EXCLUSIVE lock in short attempts (db/lock-wait.ts), saying who holds it
+ * up. Another ploader run's fence (its main session's ROW EXCLUSIVE) would hold it up until that run
+ * publishes, and that run may be waiting for ours: so when the blockers include another run, the wait
+ * stops at once and this returns that run's id (the caller publishes without the lock, or gives up).
+ */
+async function lockForPublish(sessions: RunSessions, plan: LoadPlan, tables: readonly string[]): Promise<string | undefined> {
   const { options } = plan;
   const onWait = (wait: LockWait) => options.onProgress({ kind: 'phase', phase: 'waiting', detail: `publish: waiting ${Math.round(wait.waitedMs / 1000)} s for ${wait.tables.join(', ')}, held by ${describeBlockers(wait.blockers)}` });
+  let otherRun: string | undefined;
+  const giveWay = async (wait: LockWait) => {
+    [otherRun] = (await runsHeldBy(sessions.admin, wait.blockers.map((b) => b.pid))).filter((id) => id !== plan.runId);
+    // Replacing, only one of two runs may step back (it fails): the one with the greater run id.
+    return otherRun !== undefined && (!plan.strategy.truncate || otherRun < plan.runId);
+  };
   try {
-    await lockTables(sessions.main, sessions.admin, { tables, mode: 'ACCESS EXCLUSIVE', waitMs: options.lockWaitMs, signal: options.signal, onWait });
+    const locked = await lockTables(sessions.main, sessions.admin, { tables, mode: 'ACCESS EXCLUSIVE', waitMs: options.lockWaitMs, signal: options.signal, onWait, giveWay });
+    return locked ? undefined : otherRun;
   } catch (error) {
     if (error instanceof PloaderError && error.code === 'LOCK_TIMEOUT') {
       throw new PloaderError('LOCK_TIMEOUT', `${error.message}; nothing was published, and the loaded stage is kept: ploader --resume publishes it later`, { cause: error });
@@ -94,7 +109,12 @@ async function publishBySwap(sessions: RunSessions, plan: LoadPlan, stageRows: n
   // Dependent views are locked before the table, the order in which their readers lock them: a
   // reader of a view that waits for the table can then never hold the view against the swap.
   const views = await dependentViews(client, target.oid);
-  await lockForPublish(sessions, plan, [...views, qualified(target.table)]);
+  const otherRun = await lockForPublish(sessions, plan, [...views, qualified(target.table)]);
+  if (otherRun) {
+    // Our fence's ROW EXCLUSIVE is all an INSERT needs; the other run then finds rows and inserts too.
+    if (plan.strategy.truncate) throw replacedConcurrently(otherRun);
+    return insertInstead(sessions, plan, `another ploader (run ${otherRun}) is loading into this table too, so it cannot be swapped`);
+  }
   if (!plan.strategy.truncate) {
     const { rows } = await client.query(`SELECT EXISTS (SELECT 1 FROM ${qualified(target.table)}) AS has_rows`);
     if (rows[0].has_rows) return insertInstead(sessions, plan, 'the target gained rows during the load: appended instead of swapped');
@@ -131,6 +151,13 @@ async function insertInstead(sessions: RunSessions, plan: LoadPlan, why: string)
   }
   await sessions.main.query('RESET search_path');
   return publishByInsert(sessions, plan, `${why}: published by INSERT ... SELECT instead`);
+}
+
+function replacedConcurrently(otherRun: string): PloaderError {
+  return new PloaderError(
+    'LOCK_TIMEOUT',
+    `another ploader (run ${otherRun}) is replacing this table at the same time, and one of the two must wait for the other: nothing was published, and the loaded stage is kept — ploader --resume publishes it once that run is done`,
+  );
 }
 
 async function dependentViews(client: pg.Client, oid: number): Promise<string[]> {

@@ -153,4 +153,33 @@ describe('run identity', () => {
     await expectEqualsPlainCopy();
     expect(await ploaderRelations(db.client)).toEqual([]);
   });
+
+  it('two ploaders loading into one empty table at once: both publish, and it holds the rows of both, as two COPYs leave it', async () => {
+    await freshTarget();
+    await plainCopy(db.client, 'COPY twin FROM STDIN (FORMAT csv)', file);
+    const twoArgs = (...more: string[]) => ['--db', db.url, '--table', 'votes', '--columns', COLUMNS.join(','), '--workers', '1', '--chunk-size', '64kB', ...more, file];
+    const [first, second] = await Promise.all([runCli(['--json', ...twoArgs()]), runCli(['--json', ...twoArgs()])]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(second.code, second.stderr).toBe(0);
+    const methods = [JSON.parse(first.stdout).published, JSON.parse(second.stdout).published].sort();
+    expect(methods).toContain('insert');
+    await expectEqualsPlainCopy();
+    expect(await ploaderRelations(db.client)).toEqual([]);
+  });
+
+  it('two ploaders replacing one table at once: one publishes, the other steps back keeping its stage for --resume', async () => {
+    await freshTarget();
+    await db.client.query(`INSERT INTO votes VALUES ('old', 'row', 1)`);
+    const twoArgs = (...more: string[]) => ['--db', db.url, '--table', 'votes', '--columns', COLUMNS.join(','), '--workers', '1', '--chunk-size', '64kB', '--truncate', ...more, file];
+    const results = await Promise.all([runCli(twoArgs()), runCli(twoArgs())]);
+    const codes = results.map((r) => r.code).sort();
+    expect(codes).toEqual([0, 1]);
+    const failed = results.find((r) => r.code === 1)!;
+    expect(failed.stderr).toMatch(/another ploader \(run [0-9a-f]{8}\) is replacing this table at the same time.* the loaded stage is kept — ploader --resume publishes it once that run is done/);
+    await expectEqualsPlainCopy();
+    const resumed = await runCli(twoArgs('--resume'));
+    expect(resumed.code, resumed.stderr).toBe(0);
+    await expectEqualsPlainCopy();
+    expect(await ploaderRelations(db.client)).toEqual([]);
+  });
 });
