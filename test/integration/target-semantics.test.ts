@@ -26,10 +26,17 @@ function urlAs(user: string, password: string): string {
   return url.toString();
 }
 
-async function role(name: string): Promise<string> {
-  await db.client.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${name}') THEN CREATE ROLE ${name} LOGIN PASSWORD '${name}'; END IF; END $$`);
-  await db.client.query(`GRANT CREATE ON SCHEMA public TO ${name}`);
+/** A login role whose password is its name (roles are the server's, so it may be there from an earlier run). */
+async function loginRole(name: string): Promise<string> {
+  await db.client.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${name}') THEN CREATE ROLE ${name} LOGIN; END IF; END $$`);
+  await db.client.query(`ALTER ROLE ${name} LOGIN PASSWORD '${name}'`);
   return urlAs(name, name);
+}
+
+async function role(name: string): Promise<string> {
+  const url = await loginRole(name);
+  await db.client.query(`GRANT CREATE ON SCHEMA public TO ${name}`);
+  return url;
 }
 
 describe('row-level security', () => {
@@ -211,7 +218,7 @@ describe('properties a swap must keep', () => {
   });
 
   it('without CREATE on the schema, the load goes straight into the target, as \\copy does', async () => {
-    await db.client.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ploader_inserter') THEN CREATE ROLE ploader_inserter LOGIN PASSWORD 'ploader_inserter'; END IF; END $$`);
+    await loginRole('ploader_inserter');
     await db.client.query(`
       REVOKE CREATE ON SCHEMA public FROM PUBLIC, ploader_inserter;
       DROP TABLE IF EXISTS plain, plain_twin;
@@ -230,7 +237,7 @@ describe('properties a swap must keep', () => {
   });
 
   it('without TEMP on the database and without owning the target, the load works as \\copy does', async () => {
-    await db.client.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ploader_no_temp') THEN CREATE ROLE ploader_no_temp LOGIN PASSWORD 'ploader_no_temp'; END IF; END $$`);
+    await loginRole('ploader_no_temp');
     const { rows: [{ name }] } = await db.client.query('SELECT current_database() AS name');
     await db.client.query(`
       REVOKE TEMP ON DATABASE "${name}" FROM PUBLIC, ploader_no_temp;
