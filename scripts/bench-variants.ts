@@ -9,7 +9,7 @@
  *
  *   npx tsx scripts/bench-variants.ts [--rows 7500000] [--wal-level replica|minimal] [--rounds 1] [--keep-files]
  * `--quiet-wait 120` waits before each variant for other load on the host to settle. Server settings, data file and
- * measuring are those of scripts/bench.ts.
+ * measuring are those of scripts/bench/.
  */
 import { stat } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -17,10 +17,12 @@ import path from 'node:path';
 import type pg from 'pg';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import {
-  connectClient, copyFile, createBenchDatabase, discardWorkloadFile, formatTable, median, nextLineStart, prepareWorkload, runInSessions,
-  hostBusyCpuSeconds, serverCpuSeconds, startBenchServer, waitForQuietHost, walBytesSince, walPosition, type WalLevel, type Workload,
-} from './bench.ts';
+import { hostBusyCpuSeconds, serverCpuSeconds, waitForQuietHost } from './bench/measurement.ts';
+import { runInSessions } from './bench/methods.ts';
+import type { WalLevel } from './bench/options.ts';
+import { connectClient, createBenchDatabase, startBenchServer, walBytesSince, walPosition } from './bench/server.ts';
+import { formatTable, median } from './bench/table.ts';
+import { copyFile, discardWorkloadFile, nextLineStart, prepareWorkload, type Workload } from './bench/workloads.ts';
 
 const COPY_SESSIONS = 2;
 const MB = 1e6;

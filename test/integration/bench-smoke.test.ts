@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runBench } from '../../scripts/bench.ts';
+import { runBench } from '../../scripts/bench/run.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ploader-bench-smoke-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
