@@ -42,7 +42,7 @@ async function main(): Promise<number> {
     .option('reject-file', { type: 'string', describe: 'where set-aside rows go (default <file>.rejects, reasons in <file>.rejects.log)' })
     .option('on-conflict', { type: 'string', choices: ['error', 'skip', 'update'], describe: 'duplicate unique keys: error (default), skip (keep the first), update (keep the last)' })
     .option('truncate', { type: 'boolean', describe: 'replace the rows of the target instead of appending' })
-    .option('index-memory', { type: 'string', describe: 'maintenance_work_mem per index-build session (default 64MB)' })
+    .option('index-memory', { type: 'string', describe: 'maintenance_work_mem for every index build (default: sized per build, at most the server\'s maintenance_work_mem)' })
     .option('resume', { type: 'boolean', describe: 'continue an interrupted load of this file from its committed chunks' })
     .option('cleanup', { type: 'boolean', describe: 'remove what interrupted loads of --table left behind, then exit' })
     .option('embedded', { type: 'boolean', describe: 'load into a local embedded PostgreSQL (started or reused in --embedded-dir); prints its psql URL' })

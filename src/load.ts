@@ -21,7 +21,7 @@ import { connect } from './db/connection.ts';
 import { copyChunks } from './copy/copy-pool.ts';
 import { cancelSessions } from './copy/run-identity.ts';
 import { PloaderError, cancelledError } from './errors.ts';
-import { finalizeStage, finalizeSteps, readOutgoingForeignKeys } from './finalize/finalize.ts';
+import { finalizeStage, finalizeSteps, planIndexBuilds, readOutgoingForeignKeys } from './finalize/finalize.ts';
 import { checkInputFile, checkInputUnchanged } from './input/input-file.ts';
 import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from './options.ts';
 import { chooseStrategy, stagingTableName, type Chunk } from './plan/plan.ts';
@@ -109,7 +109,7 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
     const base = { file: options.file, table: qualified(target.table), rejected: 0, bytes: file.size, chunks: chunks.length, workers: options.workers, strategy };
 
     if (options.dryRun) {
-      return { ...base, dryRun: true, rows: 0, wallMs: performance.now() - started, phases, warnings, plan: { stage: qualified(stage), copySql, chunks, steps } };
+      return { ...base, dryRun: true, rows: 0, wallMs: performance.now() - started, phases, warnings, plan: { stage: qualified(stage), copySql, chunks, steps, indexBuilds: await planIndexBuilds(client, options, steps, file.size) } };
     }
     if (chunks.length === 0 && !streaming) {
       warnings.push(`${options.file} holds no rows${options.header ? ' after its header' : ''}: nothing was loaded and ${qualified(target.table)} is unchanged`);
@@ -181,6 +181,7 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
         wallMs: performance.now() - started,
         phases,
         warnings,
+        indexBuilds: finalized.indexBuilds,
       };
     } catch (error) {
       // All or nothing: stop this run's sessions and remove what it staged. If the server is gone
