@@ -1,7 +1,6 @@
 /** Wall time, CPU seconds of the server, this process and the host, and peak RSS, between phase marks. */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 
 const RSS_SAMPLE_MS = 100;
 const QUIET_SAMPLE_MS = 2000;
@@ -21,10 +20,11 @@ export interface PhaseMeasure {
 /**
  * CPU seconds of the server: the postmaster and its live children (backends, parallel and background
  * workers), plus the postmaster's cutime/cstime, which holds the time of children that exited and were
- * reaped (a backend that ends during a run would otherwise take its CPU with it).
+ * reaped (a backend that ends during a run would otherwise take its CPU with it). NaN for a server
+ * that is not on this host.
  */
-export function serverCpuSeconds(dataDir: string): number {
-  const postmaster = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+export function serverCpuSeconds(postmaster: number | undefined): number {
+  if (postmaster === undefined) return NaN;
   // A child reaped during the scan moves its time into cutime: seen twice or not at all. Scan again then.
   for (let attempt = 0; ; attempt++) {
     const before = procStat(postmaster);
@@ -40,6 +40,24 @@ export function serverCpuSeconds(dataDir: string): number {
       return (ticks + after.utime + after.stime + after.cutime + after.cstime) / CLOCK_TICKS_PER_SECOND;
     }
   }
+}
+
+/** CPU seconds of one process, all its threads (piscina's workers included). */
+export function processCpuSeconds(pid: number): number {
+  const stat = procStat(pid);
+  if (!stat) throw new Error(`process ${pid} is gone`);
+  return (stat.utime + stat.stime) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** A process's peak resident set (VmHWM), in bytes: exact, unlike sampling. */
+export function peakRssBytes(pid: number | 'self'): number {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) * 1024 : NaN;
+}
+
+/** The 1-minute load average, recorded at the start and end of each run. */
+export function loadAverage(): number {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 }
 
 function procStat(pid: number): { ppid: number; utime: number; stime: number; cutime: number; cstime: number } | undefined {
@@ -80,19 +98,41 @@ export async function waitForQuietHost(maxWaitS: number, log: (line: string) => 
   }
 }
 
-function clientCpuSeconds(): number {
-  const { user, system } = process.cpuUsage(); // every thread of this process, piscina's workers included
-  return (user + system) / 1e6;
+/** The client side of a run: this process (B, H), or the child process a ploader run is in. */
+export interface ClientProbe {
+  cpuSeconds(): number;
+  peakRssBytes(): number;
 }
 
-/** Wall, server CPU and client CPU between marks, and the peak RSS of this process, for one run. */
+export const THIS_PROCESS: ClientProbe = {
+  cpuSeconds() {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1e6;
+  },
+  peakRssBytes: () => NaN, // sampled by the meter: VmHWM of this long-lived process would hold earlier runs' peaks
+};
+
+export function childProcessProbe(pid: number): ClientProbe {
+  return { cpuSeconds: () => processCpuSeconds(pid), peakRssBytes: () => peakRssBytes(pid) };
+}
+
+export interface Metered {
+  wallS: number;
+  serverCpuS: number;
+  clientCpuS: number;
+  otherCpuS: number;
+  peakRssMb: number;
+  metered: PhaseMeasure[];
+}
+
+/** Wall, server CPU and client CPU between marks, and the client's peak RSS, for one run. */
 export class RunMeter {
   private readonly marks: Array<{ phase: string; at: number; server: number; client: number; host: number }> = [];
   private peakRss = process.memoryUsage.rss();
   // unref: a run that throws never calls finish(), and must not keep the process alive.
   private readonly timer = setInterval(() => this.sampleRss(), RSS_SAMPLE_MS).unref();
 
-  constructor(private readonly dataDir: string, firstPhase: string) {
+  constructor(private readonly postmaster: number | undefined, private readonly client: ClientProbe, firstPhase: string) {
     this.mark(firstPhase);
   }
 
@@ -102,10 +142,10 @@ export class RunMeter {
 
   mark(phase: string): void {
     this.sampleRss();
-    this.marks.push({ phase, at: performance.now(), server: serverCpuSeconds(this.dataDir), client: clientCpuSeconds(), host: hostBusyCpuSeconds() });
+    this.marks.push({ phase, at: performance.now(), server: serverCpuSeconds(this.postmaster), client: this.client.cpuSeconds(), host: hostBusyCpuSeconds() });
   }
 
-  finish(): { wallS: number; serverCpuS: number; clientCpuS: number; otherCpuS: number; peakRssMb: number; metered: PhaseMeasure[] } {
+  finish(): Metered {
     this.mark('end');
     clearInterval(this.timer);
     const metered = this.marks.slice(0, -1).map((m, i) => {
@@ -114,12 +154,13 @@ export class RunMeter {
     });
     const first = this.marks[0];
     const last = this.marks[this.marks.length - 1];
+    const childPeak = this.client.peakRssBytes();
     return {
       wallS: (last.at - first.at) / 1000,
       serverCpuS: last.server - first.server,
       clientCpuS: last.client - first.client,
       otherCpuS: Math.max(0, last.host - first.host - (last.server - first.server) - (last.client - first.client)),
-      peakRssMb: this.peakRss / MB,
+      peakRssMb: (Number.isNaN(childPeak) ? this.peakRss : childPeak) / MB,
       metered,
     };
   }

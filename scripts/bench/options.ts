@@ -1,6 +1,8 @@
 /** The benchmark's options and what `npm run bench` runs with no flags. */
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { ServerSettings } from '../../src/embedded/embedded-server.ts';
+import type { ServerChoice } from './server.ts';
 
 export type WalLevel = 'replica' | 'minimal';
 
@@ -11,7 +13,12 @@ export interface BenchOptions {
   bytes: number;
   seed: number;
   rounds: number;
+  /** The embedded server (default), a throwaway cluster from `--pg-bin DIR`, or the user's server (`--db URL`). */
+  server: ServerChoice;
+  /** For a server the benchmark starts; a given server keeps its own (printed). */
   walLevel: WalLevel;
+  /** More settings for a server the benchmark starts (`--server-setting max_wal_size=1GB`). */
+  serverSettings: ServerSettings;
   /** One ploader run per entry per round. */
   workers: number[];
   workload: 'votes' | 'nasty';
@@ -31,7 +38,9 @@ export const DEFAULT_BENCH_OPTIONS: BenchOptions = {
   bytes: 1 << 30,
   seed: 1,
   rounds: 3,
+  server: { kind: 'embedded' },
   walLevel: 'replica',
+  serverSettings: {},
   workers: [1, 2, 4],
   workload: 'votes',
   out: path.join('bench-results', `${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`),
