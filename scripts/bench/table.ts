@@ -147,7 +147,11 @@ function clientMemoryTable(methods: string[], of: (m: string) => RunResult[]): s
       return [method, peak.toFixed(0), before.toFixed(0), ((peak - before) / workers).toFixed(1)];
     });
   if (rows.length === 0) return '';
-  return formatTable(['method', 'peak RSS MB', 'RSS before load() MB', 'per worker thread MB = (peak − before) / workers'], rows);
+  const table = formatTable(['method', 'peak RSS MB', 'RSS before load() MB', 'per worker thread MB = (peak − before) / workers'], rows);
+  if (rows.length < 2) return table;
+  // What one more worker thread costs, without the main thread's own growth during a load.
+  const [low, high] = [rows[0], rows[rows.length - 1]].map((r) => ({ workers: Number(r[0].slice(1)), peak: Number(r[1]) }));
+  return `${table}\nper added worker thread (P${low.workers} → P${high.workers}): ${((high.peak - low.peak) / (high.workers - low.workers)).toFixed(1)} MB`;
 }
 
 /**
