@@ -9,7 +9,7 @@
  *
  *   npx tsx scripts/bench-variants.ts [--rows 7500000] [--wal-level replica|minimal] [--rounds 1] [--keep-files]
  * `--quiet-wait 120` waits before each variant for other load on the host to settle. Server settings, data file and
- * measuring are those of scripts/bench.ts.
+ * measuring are those of scripts/bench/.
  */
 import { stat } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -17,10 +17,12 @@ import path from 'node:path';
 import type pg from 'pg';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import {
-  connectClient, copyFile, createBenchDatabase, discardWorkloadFile, formatTable, median, nextLineStart, prepareWorkload, runInSessions,
-  hostBusyCpuSeconds, serverCpuSeconds, startBenchServer, waitForQuietHost, walBytesSince, walPosition, type WalLevel, type Workload,
-} from './bench.ts';
+import { hostBusyCpuSeconds, serverCpuSeconds, waitForQuietHost } from './bench/measurement.ts';
+import { runInSessions } from './bench/methods.ts';
+import type { WalLevel } from './bench/options.ts';
+import { connectClient, createBenchDatabase, localPostmasterPid, openBenchServer, walBytesSince, walPosition } from './bench/server.ts';
+import { formatTable, median } from './bench/table.ts';
+import { copyFile, discardWorkloadFile, nextLineStart, prepareWorkload, type Workload } from './bench/workloads.ts';
 
 const COPY_SESSIONS = 2;
 const MB = 1e6;
@@ -48,22 +50,23 @@ const argv = await yargs(hideBin(process.argv))
 async function main(): Promise<void> {
   const log = (line: string) => console.log(line);
   const workload = await prepareWorkload({ workload: 'votes', rows: argv.rows, bytes: 0, seed: argv.seed, fileDir: argv['file-dir'], log });
-  const server = await startBenchServer(argv['wal-level'] as WalLevel);
+  const server = await openBenchServer({ kind: 'embedded' }, argv['wal-level'] as WalLevel);
   const results: StepResult[] = [];
   try {
-    const db = await createBenchDatabase(server);
+    const db = (await createBenchDatabase(server)).url;
     const control = await connectClient(db);
+    const postmaster = await localPostmasterPid(control);
     const show = async (name: string) => (await control.query(`SHOW ${name}`)).rows[0][name] as string;
     log(`wal_level=${await show('wal_level')} shared_buffers=${await show('shared_buffers')} maintenance_work_mem=${await show('maintenance_work_mem')} ` +
       `max_parallel_maintenance_workers=${await show('max_parallel_maintenance_workers')}; ${availableParallelism()} cores; ${workload.rows} rows, ${(workload.bytes / MB).toFixed(0)} MB`);
 
     const step = async (variant: string, name: string, run: () => Promise<unknown>) => {
       const wal = await walPosition(control);
-      const cpu = serverCpuSeconds(server.dataDir);
+      const cpu = serverCpuSeconds(postmaster);
       const host = hostBusyCpuSeconds();
       const started = performance.now();
       await run();
-      const serverCpuS = serverCpuSeconds(server.dataDir) - cpu;
+      const serverCpuS = serverCpuSeconds(postmaster) - cpu;
       const result = {
         variant,
         step: name,

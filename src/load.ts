@@ -7,7 +7,7 @@
 import { copyInput } from './copy/copy-pool.ts';
 import { copyDirect } from './copy/direct-copy.ts';
 import { PloaderError, abortReason, cancelledError, throwIfAborted } from './errors.ts';
-import { finalizeStage } from './finalize/finalize.ts';
+import { finalizeStage, planIndexBuilds } from './finalize/finalize.ts';
 import { publish } from './finalize/publish.ts';
 import { checkInputUnchanged } from './input/input-file.ts';
 import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from './options.ts';
@@ -34,7 +34,7 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
   const sessions = await RunSessions.open(options, (lost) => run.abort(lost));
   try {
     const plan = await planLoad(sessions, options, inputFacts, clock);
-    if (options.dryRun) return dryRunReport(plan, clock);
+    if (options.dryRun) return dryRunReport(plan, clock, await planIndexBuilds(sessions.admin, options, plan.steps, plan.input.identity.size));
     if (plan.chunks.length === 0 && !plan.input.streaming) return nothingToLoadReport(plan, clock);
     if (plan.strategy.publish === 'direct') return await loadDirect(sessions, plan, clock);
     await prepareStage(sessions.admin, plan);
@@ -73,6 +73,7 @@ async function loadThroughStage(sessions: RunSessions, plan: LoadPlan, clock: Ph
   throwIfAborted(options.signal);
 
   const finalized = await finalizeStage(options, plan.steps, plan.runId);
+  plan.indexBuilds = finalized.indexBuilds;
   clock.phases.durable = finalized.durable;
   clock.phases.indexes = finalized.indexes;
   sessions.stopHeartbeat();

@@ -74,7 +74,11 @@ export interface LoadOptions extends Omit<CopyStatementOptions, 'format'> {
    * wal_level), or forced for measurements (`set-logged`: an UNLOGGED stage, SET LOGGED before the builds).
    */
   durability?: Durability;
-  /** maintenance_work_mem for each index-build session. */
+  /**
+   * maintenance_work_mem for every index-build session (and its parallel workers), overriding the
+   * finalizer's sizing. Default: sized per build from the stage's rows and key widths, never above the
+   * server's own maintenance_work_mem (src/finalize/index-schedule.ts).
+   */
   indexMemory?: string;
   /** Publish by swap or by insert; default `auto` (see PublishChoice). */
   publish?: PublishChoice;
@@ -124,19 +128,14 @@ export interface ResolvedLoadOptions {
   dryRun: boolean;
   resume: boolean;
   durability: Durability;
-  indexMemory: string;
+  /** Undefined: sized per build by the finalizer. */
+  indexMemory: string | undefined;
   publish: PublishChoice;
   lockWaitMs: number;
   onProgress: (event: ProgressEvent) => void;
   signal: AbortSignal | undefined;
 }
 
-/**
- * 64MB per index-build session: with several builds sharing few cores, small sorts win. PK + 2 indexes
- * on 7.5M votes in three parallel sessions, 2 cores: PG 15, 11 s at 64MB against 14.4 s at the defaults
- * and 17-23 s at 256MB-1GB; PG 18, 7.9 s at 64MB against 10.6 s at 256MB (scripts/bench-variants.ts).
- */
-export const DEFAULT_INDEX_MEMORY = '64MB';
 export const MAX_WORKERS = 256;
 
 const KNOWN_OPTIONS = new Set([
@@ -240,8 +239,9 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   if (!PUBLISH_CHOICES.includes(publish)) throw invalid(`options.publish must be one of ${PUBLISH_CHOICES.join(', ')}, got ${received(publish)}`);
   const lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
   if (!Number.isSafeInteger(lockWaitMs) || lockWaitMs < 0) throw invalid(`options.lockWaitMs must be a non-negative number of milliseconds, got ${received(options.lockWaitMs)}`);
-  const indexMemory = options.indexMemory ?? DEFAULT_INDEX_MEMORY;
-  if (!/^\d+\s*(kB|MB|GB)$/.test(indexMemory)) {
+  // No default here: the finalizer sizes each build's memory from the stage (src/finalize/index-schedule.ts).
+  const indexMemory = options.indexMemory;
+  if (indexMemory !== undefined && !/^\d+\s*(kB|MB|GB)$/.test(indexMemory)) {
     throw invalid(`options.indexMemory must be a size such as "64MB", got ${received(indexMemory)}`);
   }
 

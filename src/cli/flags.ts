@@ -35,7 +35,7 @@ export const FLAGS: readonly Flag[] = [
   // A string, so that a wrong value is quoted back as typed (a number flag would say NaN).
   { name: 'workers', group: 'Parallelism', option: 'workers', definition: { alias: 'j', type: 'string', describe: 'parallel COPY sessions (default: CPU cores)' } },
   { name: 'chunk-size', group: 'Parallelism', option: 'chunkBytes', definition: { type: 'string', describe: 'bytes per chunk, e.g. 32MB (default: file size / (4 x workers), 1MB-64MB)' } },
-  { name: 'index-memory', group: 'Parallelism', option: 'indexMemory', definition: { type: 'string', describe: 'maintenance_work_mem per index-build session (default 64MB)' } },
+  { name: 'index-memory', group: 'Parallelism', option: 'indexMemory', definition: { type: 'string', describe: "maintenance_work_mem for every index build (default: sized per build, at most the server's maintenance_work_mem)" } },
   { name: 'max-errors', group: 'Bad rows', option: 'maxErrors', definition: { type: 'string', describe: 'set aside up to N bad rows (or "all") instead of failing; default 0: all or nothing' } },
   { name: 'reject-file', group: 'Bad rows', option: 'rejectFile', definition: { type: 'string', describe: 'where set-aside rows go (default <file>.rejects, reasons in <file>.rejects.log)' } },
   { name: 'on-conflict', group: 'Bad rows', option: 'onConflict', definition: { type: 'string', choices: ON_CONFLICT_MODES, describe: 'duplicate unique keys: error (default), skip (keep the first), update (keep the last)' } },

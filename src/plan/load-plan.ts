@@ -14,7 +14,7 @@ import { tryLockRun, unlockRun } from '../copy/run-identity.ts';
 import { describeBlockers, type LockWait } from '../db/lock-wait.ts';
 import { copyFromStdin, qualified, type QualifiedName } from '../db/sql.ts';
 import { PloaderError } from '../errors.ts';
-import { finalizeSteps, readOutgoingForeignKeys, type FinalizeSteps } from '../finalize/finalize.ts';
+import { finalizeSteps, readOutgoingForeignKeys, type FinalizeSteps, type IndexBuildReport } from '../finalize/finalize.ts';
 import { checkInputFile } from '../input/input-file.ts';
 import { planChunks } from '../input/split.ts';
 import { isStreamInput } from '../input/stream-batches.ts';
@@ -73,6 +73,8 @@ export interface LoadPlan {
   conflicts: ConflictPlan;
   /** Things the user should know, gathered while planning and loading; printed with the report. */
   warnings: string[];
+  /** The index builds as the finalizer scheduled and ran them (set by the finalize phase). */
+  indexBuilds?: IndexBuildReport[];
 }
 
 export async function inspectInput(options: ResolvedLoadOptions): Promise<InputFacts> {
@@ -143,7 +145,7 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
     pending: resumed ? chunks.filter((c) => !resumed.state.done.has(c.index)) : chunks,
     resumed,
     strategy,
-    steps: finalizeSteps(strategy, target, stage, runId, outgoing.filter((fk) => !present.has(fk.name))),
+    steps: finalizeSteps({ strategy, target, stage, runId }, outgoing.filter((fk) => !present.has(fk.name))),
     conflicts,
     warnings,
   };

@@ -3,6 +3,7 @@
  * public: those must never reach the plan's (and node-postgres's) types.
  */
 import { qualified } from '../db/sql.ts';
+import type { IndexBuildReport } from '../finalize/finalize-steps.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
 import type { PublishMethod } from '../plan/strategy.ts';
 import type { PhaseClock } from './phase-clock.ts';
@@ -27,9 +28,9 @@ function baseReport(plan: LoadPlan, clock: PhaseClock, measured: Measured): Omit
   };
 }
 
-export function dryRunReport(plan: LoadPlan, clock: PhaseClock): LoadReport {
+export function dryRunReport(plan: LoadPlan, clock: PhaseClock, indexBuilds: IndexBuildReport[]): LoadReport {
   const { stage, copySql, chunks, steps } = plan;
-  return { ...baseReport(plan, clock, {}), dryRun: true, rows: 0, plan: { stage: qualified(stage), copySql, chunks, steps } };
+  return { ...baseReport(plan, clock, {}), dryRun: true, rows: 0, plan: { stage: qualified(stage), copySql, chunks, steps, indexBuilds } };
 }
 
 /** A file (or stream) with no records: the target is not touched. */
@@ -40,6 +41,14 @@ export function nothingToLoadReport(plan: LoadPlan, clock: PhaseClock, measured:
 
 export function loadReport(plan: LoadPlan, clock: PhaseClock, outcome: Measured & { rows: number; rejected: number; published: PublishMethod }): LoadReport {
   const { rows, rejected, published, ...measured } = outcome;
-  return { ...baseReport(plan, clock, measured), dryRun: false, rows, rejected, rejectFile: rejected > 0 ? plan.options.rejectFile : undefined, published };
+  return {
+    ...baseReport(plan, clock, measured),
+    dryRun: false,
+    rows,
+    rejected,
+    rejectFile: rejected > 0 ? plan.options.rejectFile : undefined,
+    published,
+    indexBuilds: plan.indexBuilds,
+  };
 }
 

@@ -1,7 +1,7 @@
 /**
  * The load report: what the library returns, what --json prints, and the human table the CLI prints.
  */
-import type { FinalizeSteps } from '../finalize/finalize-steps.ts';
+import type { FinalizeSteps, IndexBuildReport } from '../finalize/finalize-steps.ts';
 import type { Chunk } from '../plan/chunks.ts';
 import type { PublishMethod, Strategy } from '../plan/strategy.ts';
 
@@ -35,8 +35,10 @@ export interface LoadReport {
   /** How the rows were in fact published: the strategy's method, or insert where a swap would not have been the same table. */
   published?: PublishMethod;
   warnings: string[];
-  /** Only for --dry-run: what would run. */
-  plan?: { stage: string; copySql: string; chunks: Chunk[]; steps: FinalizeSteps };
+  /** The index builds on the stage, in start order, with the sort memory and parallel workers each was given and its time. */
+  indexBuilds?: IndexBuildReport[];
+  /** Only for --dry-run: what would run (indexBuilds: the schedule, from rows estimated from the file). */
+  plan?: { stage: string; copySql: string; chunks: Chunk[]; steps: FinalizeSteps; indexBuilds?: IndexBuildReport[] };
 }
 
 export function formatReport(report: LoadReport): string {
@@ -50,7 +52,10 @@ export function formatReport(report: LoadReport): string {
     ['wall time', `${seconds.toFixed(2)} s`],
     ['throughput', `${Math.round(report.rows / Math.max(seconds, 1e-9)).toLocaleString('en-US')} rows/s, ${(report.bytes / 1e6 / Math.max(seconds, 1e-9)).toFixed(1)} MB/s`],
     ['workers / chunks', `${report.workers} / ${report.chunks}`],
-    ...(Object.entries(report.phases) as Array<[string, number]>).map(([phase, ms]): [string, string] => [`  ${phase}`, `${(ms / 1000).toFixed(2)} s`]),
+    ...(Object.entries(report.phases) as Array<[string, number]>).flatMap(([phase, ms]): Array<[string, string]> => [
+      [`  ${phase}`, `${(ms / 1000).toFixed(2)} s`],
+      ...(phase === 'indexes' ? (report.indexBuilds ?? []).map(buildLine) : []),
+    ]),
     ['strategy', report.published && report.published !== report.strategy.publish ? `${report.published} (planned: ${report.strategy.publish})` : report.strategy.publish],
     ['why', report.strategy.reason],
   ];
@@ -71,8 +76,19 @@ export function formatPlan(report: LoadReport): string {
     `each chunk: ${plan.copySql}`,
     ...plan.steps.durable.map((s) => `durable: ${s.sql}`),
     ...plan.steps.indexes.map((s) => `index (parallel): ${s.sql}`),
+    ...(plan.indexBuilds ?? []).map((b) => `  build ${b.order}: ${b.label}: ${describeBuildSettings(b)}, about ${b.estimatedCpuS.toFixed(1)} CPU s`),
     ...plan.steps.foreignKeys.map((s) => `foreign key: ${s.sql}`),
     `publish: ${report.strategy.publish === 'swap' ? 'one transaction: rename the stage into the target\'s place, carry over constraints, triggers, grants, comments, views and foreign keys, drop the old table' : `one transaction: ${report.strategy.truncate ? 'TRUNCATE the target, ' : ''}INSERT INTO the target SELECT FROM the stage, drop the stage`}`,
   ];
   return lines.join('\n');
+}
+
+function buildLine(b: IndexBuildReport): [string, string] {
+  return [`    ${b.order}. ${b.label}`, `${b.ms === undefined ? '' : `${(b.ms / 1000).toFixed(2)} s, `}${describeBuildSettings(b)}`];
+}
+
+/** `maintenance_work_mem 64MB, 1 parallel worker`: what a build's session was given. */
+export function describeBuildSettings(build: Pick<IndexBuildReport, 'maintenanceWorkMem' | 'parallelWorkers'>): string {
+  const workers = build.parallelWorkers === 0 ? 'no parallel workers' : `${build.parallelWorkers} parallel worker${build.parallelWorkers > 1 ? 's' : ''}`;
+  return `maintenance_work_mem ${build.maintenanceWorkMem}, ${workers}`;
 }

@@ -99,11 +99,16 @@ describe('--json', () => {
     expect(plan.chunks[0]).toMatchObject({ index: 0, start: 0, line: 1 });
     expect(plan.chunks.at(-1)!.end).toBe(statSync(file).size);
     for (let i = 1; i < plan.chunks.length; i++) expect(plan.chunks[i].start).toBe(plan.chunks[i - 1].end);
-    expect(Object.keys(plan.steps).sort()).toEqual(['durable', 'foreignKeys', 'indexes']);
+    expect(Object.keys(plan.steps).sort()).toEqual(['durable', 'foreignKeys', 'indexes', 'stage', 'targetOid']);
+    expect(plan.stage).toBe(`"${plan.steps.stage.schema}"."${plan.steps.stage.name}"`);
     // SET LOGGED or nothing, depending on the server's wal_level: only its shape is the promise.
-    for (const step of [...plan.steps.durable, ...plan.steps.indexes]) expect(step).toEqual({ label: expect.any(String), sql: expect.any(String) });
-    // The primary key and votes_link_idx are rebuilt on the stage.
+    for (const step of plan.steps.durable) expect(step).toEqual({ label: expect.any(String), sql: expect.any(String) });
+    // The primary key and votes_link_idx are rebuilt on the stage, each step naming the target's index.
     expect(plan.steps.indexes).toHaveLength(2);
+    expect(plan.steps.indexes.map((s) => s.index).sort()).toEqual(['votes_link_idx', 'votes_pkey']);
+    // The schedule: both builds in start order, the text index (the costlier sort) first, each with its session's settings.
+    expect(plan.indexBuilds?.map((b) => [b.order, b.label])).toEqual([[1, 'index votes_link_idx'], [2, 'index votes_pkey']]);
+    for (const build of plan.indexBuilds!) expect(build.maintenanceWorkMem).toMatch(/^\d+(MB|kB)$/);
     expect(plan.steps.indexes.map((s) => s.sql).join('\n')).toMatch(/^CREATE UNIQUE INDEX .*\(voteid\)$/m);
     expect(plan.copySql).toMatch(/^COPY .* FROM STDIN/);
     expect(await tableFingerprint(db.client, 'votes', ALL)).toEqual(before);

@@ -6,7 +6,6 @@ import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PloaderError } from '../../src/errors.ts';
 import {
-  DEFAULT_INDEX_MEMORY,
   defaultTableName,
   MAX_WORKERS,
   parseByteSize,
@@ -59,7 +58,7 @@ describe('resolveLoadOptions defaults', () => {
       rejectFile: 'data/votes.csv.rejects',
       truncate: false,
       dryRun: false,
-      indexMemory: DEFAULT_INDEX_MEMORY,
+      indexMemory: undefined,
       onProgress: expect.any(Function),
       signal: undefined,
     });

@@ -86,6 +86,17 @@ describe('formatReport', () => {
     if (shown) expect(text).toMatch(new RegExp(`^rejected +${rejected.toLocaleString('en-US')} → ${rejectFile}$`, 'm'));
   });
 
+  it('lists the index builds under the phases, in start order, with their time and settings', () => {
+    const builds = [
+      { label: 'index votes_link_idx', order: 1, maintenanceWorkMem: '64MB', parallelWorkers: 0, estimatedCpuS: 7.7, ms: 8_100 },
+      { label: 'index votes_pkey', order: 2, maintenanceWorkMem: '64MB', parallelWorkers: 1, estimatedCpuS: 1.4, ms: 900 },
+    ];
+    const lines = table(formatReport(report({ indexBuilds: builds })));
+    const at = lines.findIndex((l) => l.startsWith('  indexes'));
+    expect(lines[at + 1]).toMatch(/^ {4}1\. index votes_link_idx +8\.10 s, maintenance_work_mem 64MB, no parallel workers$/);
+    expect(lines[at + 2]).toMatch(/^ {4}2\. index votes_pkey +0\.90 s, maintenance_work_mem 64MB, 1 parallel worker$/);
+  });
+
   it('survives a zero wall time', () => {
     expect(formatReport(report({ wallMs: 0 }))).toMatch(/^wall time +0\.00 s$/m);
   });
@@ -101,6 +112,8 @@ describe('formatPlan', () => {
       { index: 1, start: 1000, end: 2048, line: 40 },
     ],
     steps: {
+      stage: { schema: 'public', name: 'ploader_votes_a1b2c3d4' },
+      targetOid: 16384,
       durable: [{ label: 'SET LOGGED', sql: 'ALTER TABLE "public"."ploader_votes_a1b2c3d4" SET LOGGED' }],
       indexes: [
         { label: 'index votes_pkey', sql: 'CREATE UNIQUE INDEX "ploader_a1b2c3d4_idx0" ON "public"."ploader_votes_a1b2c3d4" (voteid)' },
@@ -145,9 +158,16 @@ describe('formatPlan', () => {
     [true, 'publish: one transaction: TRUNCATE the target, INSERT INTO the target SELECT FROM the stage, drop the stage'],
   ])('an insert (truncate %s) says what the publishing transaction does', (truncate, publish) => {
     const strategy: Strategy = { ...SWAP, publish: 'insert', setLoggedBeforeIndexes: false, buildIndexesOnStage: false, truncate };
-    const text = formatPlan(dryRun({ strategy, plan: { ...plan, steps: { durable: [], indexes: [], foreignKeys: [] } } }));
+    const text = formatPlan(dryRun({ strategy, plan: { ...plan, steps: { ...plan.steps, durable: [], indexes: [], foreignKeys: [] } } }));
     expect(text.split('\n').at(-1)).toBe(publish);
     expect(text).not.toMatch(/^(durable|index \(parallel\)|foreign key): /m);
+  });
+
+  it('gives the index builds\' schedule: order, settings and estimated CPU', () => {
+    const indexBuilds = [{ label: 'index votes_link_idx', order: 1, maintenanceWorkMem: '128MB', parallelWorkers: 1, estimatedCpuS: 7.66 }];
+    expect(formatPlan(dryRun({ plan: { ...plan, indexBuilds } })).split('\n')).toContain(
+      '  build 1: index votes_link_idx: maintenance_work_mem 128MB, 1 parallel worker, about 7.7 CPU s',
+    );
   });
 
   it('without a plan it is the report', () => {
