@@ -1,9 +1,7 @@
 /**
- * Counting LF and quote bytes four at a time: the buffer is read as 32-bit words of four byte lanes.
- * Pure; the format states in format-states.ts decide which spans to count.
+ * Counting line-end and quote bytes four at a time: the buffer is read as 32-bit words of four byte
+ * lanes. Pure; the format states in format-states.ts decide which spans to count.
  */
-
-const LF = 0x0a;
 
 /** Counting runs over the buffer as 32-bit words of four byte lanes, two words per step: unrolled and
  * with the bit tricks written out inline it ran 1.5x faster than with helper functions (node 20). */
@@ -11,24 +9,35 @@ const WORD_BYTES = 4;
 const WORDS_PER_STEP = 2;
 /** Below this many bytes a byte loop is cheaper than building an Int32Array view. */
 const MIN_WORD_SCAN_BYTES = 64;
-/** LF counts build up in byte lanes, so they are summed before 255 increments can overflow one. */
+/** Counts build up in byte lanes, so they are summed before 255 increments can overflow one. */
 const MAX_STEPS_PER_SUM = 127;
 const LOW_SEVEN_BITS = 0x7f7f7f7f;
 export const LANE_LOW_BITS = 0x01010101;
+const CR = 0x0d;
+const LF = 0x0a;
+const BACKSLASH = 0x5c;
+const CR_IN_EVERY_LANE = CR * LANE_LOW_BITS;
 const LF_IN_EVERY_LANE = LF * LANE_LOW_BITS;
+const BACKSLASH_IN_EVERY_LANE = BACKSLASH * LANE_LOW_BITS;
 
 /*
  * The word loops test each lane of `x = word ^ (byte in every lane)` for zero with
  * `((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x`, whose bit 7 in a lane is set iff that lane of x is non-zero.
  * It is exact (0x7f + 0x7f never carries into the next lane), unlike the cheaper "has a zero byte" test,
- * and counts must be exact: one miscounted quote flips every boundary after it.
+ * and counts must be exact: one miscounted quote flips every boundary after it. Lane 0 is the word's
+ * first byte in the file (little-endian, as on every platform node runs on).
  */
 
-/** What a CSV scan with ESCAPE == QUOTE carries: LF bytes seen, and the parity of the quote bytes seen. */
-export interface LineFeedAndQuoteCounts {
-  lineFeeds: number;
+/** What a CSV scan with ESCAPE == QUOTE carries across spans. */
+export interface LineEndAndQuoteCounts {
+  /** Line-end bytes seen, quoted or not. */
+  lines: number;
+  /** Line-end bytes seen outside quotes: records ended. */
+  records: number;
   /** 1 after an odd number of quote bytes, else 0. */
   inQuotes: number;
+  /** CR LF check only: CRs and LFs outside quotes that are not a CR LF pair. */
+  unpaired: number;
 }
 
 function sumLanes(lanes: number): number {
@@ -36,7 +45,7 @@ function sumLanes(lanes: number): number {
   return (pairs & 0xffff) + (pairs >>> 16);
 }
 
-function countByte(data: Buffer, from: number, to: number, byte: number): number {
+function countByteSlowly(data: Buffer, from: number, to: number, byte: number): number {
   let count = 0;
   for (let i = from; i < to; i++) if (data[i] === byte) count++;
   return count;
@@ -50,16 +59,18 @@ function alignedWords(data: Buffer, from: number, to: number): { words: Int32Arr
   return { words: new Int32Array(data.buffer, data.byteOffset + start, bytes / WORD_BYTES), start, end: start + bytes };
 }
 
-export function countLineFeeds(data: Buffer, from: number, to: number): number {
-  if (to - from < MIN_WORD_SCAN_BYTES) return countByte(data, from, to, LF);
+/** The `byte` bytes in data[from, to). */
+export function countBytes(data: Buffer, from: number, to: number, byte: number): number {
+  if (to - from < MIN_WORD_SCAN_BYTES) return countByteSlowly(data, from, to, byte);
   const { words, start, end } = alignedWords(data, from, to);
-  let total = countByte(data, from, start, LF) + countByte(data, end, to, LF);
+  const byteInEveryLane = byte * LANE_LOW_BITS;
+  let total = countByteSlowly(data, from, start, byte) + countByteSlowly(data, end, to, byte);
   for (let w = 0; w < words.length; ) {
     const sumAt = Math.min(words.length, w + MAX_STEPS_PER_SUM * WORDS_PER_STEP);
     let lanes = 0;
     for (; w < sumAt; w += WORDS_PER_STEP) {
-      const a = words[w] ^ LF_IN_EVERY_LANE;
-      const b = words[w + 1] ^ LF_IN_EVERY_LANE;
+      const a = words[w] ^ byteInEveryLane;
+      const b = words[w + 1] ^ byteInEveryLane;
       lanes += ((~(((a & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | a) >>> 7) & LANE_LOW_BITS) +
         ((~(((b & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | b) >>> 7) & LANE_LOW_BITS);
     }
@@ -68,45 +79,281 @@ export function countLineFeeds(data: Buffer, from: number, to: number): number {
   return total;
 }
 
-/** Adds the LF bytes in data[from, to) to `counts.lineFeeds` and flips `counts.inQuotes` once per
- * `quote` byte there. `quoteInEveryLane` is `quote * LANE_LOW_BITS`, computed once by the caller. */
-export function countLineFeedsAndQuotes(
-  counts: LineFeedAndQuoteCounts,
-  data: Buffer,
-  from: number,
-  to: number,
-  quote: number,
-  quoteInEveryLane: number,
-): void {
+/** No byte is a stray: what countLineEndsAndQuotes is given when only quotes and line ends matter. */
+export const NO_STRAY = -1;
+
+/** The byte loop of the quote counters, for short spans and the ends of long ones. `stray`: a byte
+ * that may not appear outside quotes (counted in `unpaired`); CRLF: CR and LF must pair. */
+function countLineEndsAndQuotesSlowly(counts: LineEndAndQuoteCounts, data: Buffer, from: number, to: number, lineEnd: number, quote: number, stray: number | 'crlf'): void {
+  const crlf = stray === 'crlf';
+  for (let i = from; i < to; i++) {
+    const byte = data[i];
+    if (byte === quote) {
+      counts.inQuotes ^= 1;
+    } else if (byte === lineEnd) {
+      counts.lines++;
+      if (counts.inQuotes === 0) {
+        counts.records++;
+        if (crlf && data[i - 1] !== CR) counts.unpaired++;
+      }
+    } else if (counts.inQuotes === 0 && (crlf ? byte === CR && data[i + 1] !== LF : byte === stray)) {
+      // A CR at the end of the buffer has no LF yet: the caller must not end a span there.
+      counts.unpaired++;
+    }
+  }
+}
+
+/**
+ * Adds the `lineEnd` bytes in data[from, to) to `counts.lines`, those outside quotes to
+ * `counts.records`, the `stray` bytes outside quotes (or NO_STRAY) to `counts.unpaired`, and flips
+ * `counts.inQuotes` once per `quote` byte. Inside a word, whether a lane
+ * is in quotes is the prefix XOR of its quote lanes (two shifts) and the parity carried from the words
+ * before (one bit, the only dependency from word to word).
+ */
+export function countLineEndsAndQuotes(counts: LineEndAndQuoteCounts, data: Buffer, from: number, to: number, lineEnd: number, quote: number, stray: number): void {
   if (to - from < MIN_WORD_SCAN_BYTES) {
-    counts.lineFeeds += countByte(data, from, to, LF);
-    counts.inQuotes ^= countByte(data, from, to, quote) & 1;
+    countLineEndsAndQuotesSlowly(counts, data, from, to, lineEnd, quote, stray);
     return;
   }
   const { words, start, end } = alignedWords(data, from, to);
-  countLineFeedsAndQuotes(counts, data, from, start, quote, quoteInEveryLane);
-  countLineFeedsAndQuotes(counts, data, end, to, quote, quoteInEveryLane);
-  let lineFeeds = 0;
-  // Lane-wise XOR of the non-quote flags: only the parity of the quote count matters, and it equals
-  // the parity of the non-quote count because the words hold an even number of bytes.
-  let nonQuoteParity = 0;
+  countLineEndsAndQuotesSlowly(counts, data, from, start, lineEnd, quote, stray);
+  const lineEndInEveryLane = lineEnd * LANE_LOW_BITS;
+  const quoteInEveryLane = quote * LANE_LOW_BITS;
+  // With no stray byte the stray lanes are masked off (there is no byte value that matches nothing).
+  const strayInEveryLane = (stray & 0xff) * LANE_LOW_BITS;
+  const strayMask = stray === NO_STRAY ? 0 : LANE_LOW_BITS;
+  let lines = 0;
+  let quoted = 0;
+  let strays = 0;
+  let carry = counts.inQuotes;
   for (let w = 0; w < words.length; ) {
     const sumAt = Math.min(words.length, w + MAX_STEPS_PER_SUM * WORDS_PER_STEP);
-    let lanes = 0;
+    let lineLanes = 0;
+    let quotedLanes = 0;
+    let strayLanes = 0;
     for (; w < sumAt; w += WORDS_PER_STEP) {
       const a = words[w];
       const b = words[w + 1];
-      const aLf = a ^ LF_IN_EVERY_LANE;
-      const bLf = b ^ LF_IN_EVERY_LANE;
-      lanes += ((~(((aLf & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | aLf) >>> 7) & LANE_LOW_BITS) +
-        ((~(((bLf & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | bLf) >>> 7) & LANE_LOW_BITS);
+      const aEnd = a ^ lineEndInEveryLane;
       const aQuote = a ^ quoteInEveryLane;
+      const bEnd = b ^ lineEndInEveryLane;
       const bQuote = b ^ quoteInEveryLane;
-      nonQuoteParity ^= (((aQuote & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | aQuote) ^
-        (((bQuote & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | bQuote);
+      const aEnds = (~(((aEnd & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | aEnd) >>> 7) & LANE_LOW_BITS;
+      const aQuotes = (~(((aQuote & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | aQuote) >>> 7) & LANE_LOW_BITS;
+      const bEnds = (~(((bEnd & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | bEnd) >>> 7) & LANE_LOW_BITS;
+      const bQuotes = (~(((bQuote & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | bQuote) >>> 7) & LANE_LOW_BITS;
+      let aParity = aQuotes ^ (aQuotes << 8);
+      aParity ^= aParity << 16;
+      let bParity = bQuotes ^ (bQuotes << 8);
+      bParity ^= bParity << 16;
+      const aCarry = -carry & LANE_LOW_BITS;
+      carry ^= aParity >>> 24;
+      const bCarry = -carry & LANE_LOW_BITS;
+      carry ^= bParity >>> 24;
+      const aStray = a ^ strayInEveryLane;
+      const bStray = b ^ strayInEveryLane;
+      const aStrays = (~(((aStray & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | aStray) >>> 7) & strayMask;
+      const bStrays = (~(((bStray & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | bStray) >>> 7) & strayMask;
+      lineLanes += aEnds + bEnds;
+      quotedLanes += (aEnds & (aParity ^ aCarry)) + (bEnds & (bParity ^ bCarry));
+      strayLanes += (aStrays & ~(aParity ^ aCarry)) + (bStrays & ~(bParity ^ bCarry));
     }
-    lineFeeds += sumLanes(lanes);
+    lines += sumLanes(lineLanes);
+    quoted += sumLanes(quotedLanes);
+    strays += sumLanes(strayLanes);
   }
-  counts.lineFeeds += lineFeeds;
-  counts.inQuotes ^= sumLanes((nonQuoteParity >>> 7) & LANE_LOW_BITS) & 1;
+  counts.lines += lines;
+  counts.records += lines - quoted;
+  counts.unpaired += strays;
+  counts.inQuotes = carry;
+  countLineEndsAndQuotesSlowly(counts, data, end, to, lineEnd, quote, stray);
+}
+
+/**
+ * countLineEndsAndQuotes for a CR LF stream (line end LF), which counts in `counts.unpaired` the CRs
+ * and LFs outside quotes that are not a CR LF pair. An LF at `from` looks at data[from - 1], a CR at
+ * to - 1 at data[to] (a CR that ends the buffer counts as unpaired).
+ */
+export function countCrLfLineEndsAndQuotes(counts: LineEndAndQuoteCounts, data: Buffer, from: number, to: number, quote: number): void {
+  if (to - from < MIN_WORD_SCAN_BYTES) {
+    countLineEndsAndQuotesSlowly(counts, data, from, to, LF, quote, 'crlf');
+    return;
+  }
+  const { words, start, end } = alignedWords(data, from, to);
+  countLineEndsAndQuotesSlowly(counts, data, from, start, LF, quote, 'crlf');
+  const quoteInEveryLane = quote * LANE_LOW_BITS;
+  let lines = 0;
+  let quoted = 0;
+  let unpaired = 0;
+  let carry = counts.inQuotes;
+  /** Lane 0 set when the byte before the word is a CR; and when it is a CR outside quotes. */
+  let crBefore = start > 0 && data[start - 1] === CR ? 1 : 0;
+  let unquotedCrBefore = crBefore & (carry ^ 1);
+  for (let w = 0; w < words.length; ) {
+    const sumAt = Math.min(words.length, w + MAX_STEPS_PER_SUM);
+    let lineLanes = 0;
+    let quotedLanes = 0;
+    let unpairedLanes = 0;
+    for (; w < sumAt; w++) {
+      const word = words[w];
+      const l = word ^ LF_IN_EVERY_LANE;
+      const c = word ^ CR_IN_EVERY_LANE;
+      const q = word ^ quoteInEveryLane;
+      const lfs = (~(((l & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | l) >>> 7) & LANE_LOW_BITS;
+      const crs = (~(((c & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | c) >>> 7) & LANE_LOW_BITS;
+      const quotes = (~(((q & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | q) >>> 7) & LANE_LOW_BITS;
+      let parity = quotes ^ (quotes << 8);
+      parity ^= parity << 16;
+      const outside = ~(parity ^ (-carry & LANE_LOW_BITS)) & LANE_LOW_BITS;
+      carry ^= parity >>> 24;
+      const unquotedLfs = lfs & outside;
+      const unquotedCrs = crs & outside;
+      lineLanes += lfs;
+      quotedLanes += lfs & ~outside;
+      // An LF outside quotes wants a CR just before it, a CR outside quotes an LF just after it; the
+      // CR in lane 3 is answered by the next word's lane 0.
+      unpairedLanes += (unquotedLfs & ~((crs << 8) | crBefore)) + (unquotedCrs & ~(lfs >>> 8) & 0x00ffffff) + (unquotedCrBefore & ~lfs & 1);
+      crBefore = crs >>> 24;
+      unquotedCrBefore = unquotedCrs >>> 24;
+    }
+    lines += sumLanes(lineLanes);
+    quoted += sumLanes(quotedLanes);
+    unpaired += sumLanes(unpairedLanes);
+  }
+  // The last word's lane-3 CR is answered by the byte after it (none: the caller must not end a span there).
+  if (unquotedCrBefore === 1 && data[end] !== LF) unpaired++;
+  counts.lines += lines;
+  counts.records += lines - quoted;
+  counts.unpaired += unpaired;
+  counts.inQuotes = carry;
+  countLineEndsAndQuotesSlowly(counts, data, end, to, LF, quote, 'crlf');
+}
+
+/** What a text-format scan carries across spans: line ends seen, and those a backslash escapes. */
+export interface TextLineEndCounts {
+  lines: number;
+  escaped: number;
+}
+
+const DOT = 0x2e;
+const DOT_IN_EVERY_LANE = DOT * LANE_LOW_BITS;
+
+/** Whether data[at] is escaped: an odd run of backslashes ends at at - 1, counting `escapedAtFrom`
+ * (the byte at `from` is escaped by what came before) when the run reaches back to `from`. */
+export function isEscaped(data: Buffer, from: number, at: number, escapedAtFrom: boolean): boolean {
+  let runStart = at;
+  while (runStart > from && data[runStart - 1] === BACKSLASH) runStart--;
+  const odd = (at - runStart) % 2 === 1;
+  return runStart === from ? odd !== escapedAtFrom : odd;
+}
+
+/** The byte loop of countTextLineEnds over [from, to) of a span that starts at `origin`; the index of
+ * an unescaped `\.` (with `markers`), or -1. */
+function countTextLineEndsSlowly(counts: TextLineEndCounts, data: Buffer, origin: number, from: number, to: number, lineEnd: number, escapedAtOrigin: boolean, markers: boolean): number {
+  for (let i = from; i < to; i++) {
+    const byte = data[i];
+    if (byte === lineEnd) {
+      counts.lines++;
+      if (isEscaped(data, origin, i, escapedAtOrigin)) counts.escaped++;
+    } else if (markers && byte === DOT && i > origin && data[i - 1] === BACKSLASH && !isEscaped(data, origin, i - 1, escapedAtOrigin)) {
+      return i - 1;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Adds the `lineEnd` bytes of text-format data[from, to) to `counts.lines`, and those a backslash
+ * escapes to `counts.escaped`. With `markers`, stops at the first unescaped `\.` and returns the index
+ * of its backslash (the counts are then not to be used); else returns -1. A word is only looked at
+ * closely when a line end or dot in it directly follows a backslash, which COPY TO never writes for
+ * line ends (it writes `\n`), so seldom.
+ */
+export function countTextLineEnds(counts: TextLineEndCounts, data: Buffer, from: number, to: number, lineEnd: number, escapedAtFrom: boolean, markers: boolean): number {
+  if (to - from < MIN_WORD_SCAN_BYTES) return countTextLineEndsSlowly(counts, data, from, from, to, lineEnd, escapedAtFrom, markers);
+  const { words, start, end } = alignedWords(data, from, to);
+  const inHead = countTextLineEndsSlowly(counts, data, from, from, start, lineEnd, escapedAtFrom, markers);
+  if (inHead >= 0) return inHead;
+  const lineEndInEveryLane = lineEnd * LANE_LOW_BITS;
+  /** With markers off, dots never match. */
+  const dotMask = markers ? LANE_LOW_BITS : 0;
+  let lines = 0;
+  /** Lane 0 set when the byte before the current word is a backslash. */
+  let backslashBefore = start > from && data[start - 1] === BACKSLASH ? 1 : 0;
+  for (let w = 0; w < words.length; ) {
+    const sumAt = Math.min(words.length, w + MAX_STEPS_PER_SUM * WORDS_PER_STEP);
+    let lineLanes = 0;
+    for (; w < sumAt; w++) {
+      const word = words[w];
+      const e = word ^ lineEndInEveryLane;
+      const b = word ^ BACKSLASH_IN_EVERY_LANE;
+      const ends = (~(((e & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | e) >>> 7) & LANE_LOW_BITS;
+      const backslashes = (~(((b & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | b) >>> 7) & LANE_LOW_BITS;
+      lineLanes += ends;
+      const afterBackslash = (backslashes << 8) | backslashBefore;
+      if (afterBackslash !== 0) {
+        const d = word ^ DOT_IN_EVERY_LANE;
+        const dots = (~(((d & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | d) >>> 7) & dotMask;
+        if (((ends | dots) & afterBackslash) !== 0) {
+          const at = start + w * WORD_BYTES;
+          for (let k = 0; k < WORD_BYTES; k++) {
+            const byte = data[at + k];
+            if (byte === lineEnd && isEscaped(data, from, at + k, escapedAtFrom)) counts.escaped++;
+            else if (markers && byte === DOT && at + k > from && data[at + k - 1] === BACKSLASH && !isEscaped(data, from, at + k - 1, escapedAtFrom)) return at + k - 1;
+          }
+        }
+      }
+      backslashBefore = backslashes >>> 24;
+    }
+    lines += sumLanes(lineLanes);
+  }
+  counts.lines += lines;
+  return countTextLineEndsSlowly(counts, data, from, end, to, lineEnd, escapedAtFrom, markers);
+}
+
+/**
+ * The first index in [from, to) of a CR that no LF follows or an LF that no CR precedes, looking at
+ * bytes only (quotes and escapes are the caller's business); a CR at to - 1 counts, as its next byte
+ * is not known. `crBefore`: the byte before `from` is a CR (which pairs with an LF at `from`; if none
+ * is there, that CR was the business of the span before). In a CRLF file this finds the bytes COPY
+ * may refuse, a word at a time: a word is clean when its LF lanes are its CR lanes moved up by one.
+ */
+export function findUnpairedCrLf(data: Buffer, from: number, to: number, crBefore: boolean): number {
+  let previousIsCr = crBefore;
+  /** Byte by byte over [i, stop); the index of the first unpaired byte, or -1. */
+  const scanBytes = (i: number, stop: number): number => {
+    for (; i < stop; i++) {
+      const isLf = data[i] === LF;
+      if (previousIsCr && !isLf && i > from) return i - 1;
+      if (isLf && !previousIsCr) return i;
+      previousIsCr = data[i] === CR;
+    }
+    return -1;
+  };
+  if (to - from < MIN_WORD_SCAN_BYTES) {
+    const found = scanBytes(from, to);
+    return found >= 0 || !previousIsCr || to === from ? found : to - 1;
+  }
+  const { words, start, end } = alignedWords(data, from, to);
+  const inHead = scanBytes(from, start);
+  if (inHead >= 0) return inHead;
+  let carry = previousIsCr ? 1 : 0;
+  for (let w = 0; w < words.length; w++) {
+    const word = words[w];
+    const c = word ^ CR_IN_EVERY_LANE;
+    const l = word ^ LF_IN_EVERY_LANE;
+    const crs = (~(((c & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | c) >>> 7) & LANE_LOW_BITS;
+    const lfs = (~(((l & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | l) >>> 7) & LANE_LOW_BITS;
+    if (lfs !== (((crs << 8) | carry) & LANE_LOW_BITS)) {
+      // The offending word, byte by byte from the CR that may have ended the word before it.
+      previousIsCr = carry === 1;
+      const at = start + w * WORD_BYTES;
+      const found = scanBytes(at, at + WORD_BYTES);
+      if (found >= 0) return found;
+    }
+    carry = crs >>> 24;
+  }
+  previousIsCr = carry === 1;
+  const inTail = scanBytes(end, to);
+  return inTail >= 0 || !previousIsCr ? inTail : to - 1;
 }
