@@ -52,6 +52,8 @@ const enum Pending {
   Cr,
   /** Text: an unescaped backslash; the next byte is data, and may be the `.` of a marker. */
   TextBackslash,
+  /** Text, CR LF style: an escaped CR; an LF next is then a line end of its own, and refused. */
+  TextEscapedCr,
   /** Text: `\.`; then the line end? */
   TextDot,
   /** Text, CR LF style: `\.` CR; then LF? */
@@ -109,6 +111,7 @@ export class CopyLineRules {
         }
         break;
       case Pending.TextBackslash:
+      case Pending.TextEscapedCr:
         this.pending = Pending.None;
         break;
       case Pending.TextDot:
@@ -169,6 +172,8 @@ export class CopyLineRules {
       state.escapesNext = false;
       if (byte === DOT && this.endMarker !== 'none' && this.markerStart.offset === at - 1) {
         this.pending = Pending.TextDot;
+      } else if (byte === CR && state.eol === 'crlf') {
+        this.pending = Pending.TextEscapedCr;
       }
       return;
     }

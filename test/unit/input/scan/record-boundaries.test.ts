@@ -84,6 +84,8 @@ const fixtures: [string, RecordSyntax, string][] = [
   ['text: \\\\\\ + LF is an escaped newline', TEXT, 'a\\\\\\\nb\n'],
   ['text: \\ + CR LF escapes only the CR', TEXT, 'a\\\r\nb\r\n'],
   ['text: \\ + CR in an LF file', TEXT, 'a\nb\\\rc\n'],
+  ['text: CR LF, then \\ + CR LF (the LF is then alone)', TEXT, 'a\r\nb\r\nx\\\r\nc\r\n'],
+  ['text: CR LF, then \\\\ + CR LF (an escaped backslash)', TEXT, 'a\r\nb\r\nx\\\\\r\nc\r\n'],
   ['text: CR line endings', TEXT, 'a\rb\\\rc\rd\r'],
   ['text: LF then CRLF', TEXT, 'a\nb\r\nc\n'],
   ['text: backslash runs at start and end', TEXT, '\\\n\\\\\n\\'],
@@ -228,6 +230,14 @@ describe.each([
         const expected = expectedScan(data, syntax, targets, endMarker);
         for (const blockBytes of [...BLOCK_SIZES, 1000]) {
           expect(scanInBlocks(data, syntax, targets, blockBytes, { endMarker, strict: false })).toEqual(expected);
+        }
+        // Strict: the first problem one COPY would meet, wherever the targets and blocks fall.
+        const problem = referenceScan(data, syntax, endMarker).problems[0];
+        for (const [sparse, blockBytes] of [[1, 1], [97, 1000], [97, Infinity]]) {
+          const some = targets.filter((t) => t % sparse === 0);
+          const strict = () => scanInBlocks(data, syntax, some, blockBytes, { endMarker, strict: true, file: 'f' });
+          if (problem) expect(strict).toThrow(expect.objectContaining({ position: { file: 'f', line: problem.line, record: problem.records + 1 } }));
+          else expect(strict).not.toThrow();
         }
       }
     });
