@@ -170,9 +170,10 @@ export function countLineEndsAndQuotes(counts: LineEndAndQuoteCounts, data: Buff
 }
 
 /**
- * countLineEndsAndQuotes for a CR LF stream (line end LF), which counts in `counts.unpaired` the CRs
- * and LFs outside quotes that are not a CR LF pair. An LF at `from` looks at data[from - 1], a CR at
- * to - 1 at data[to] (a CR that ends the buffer counts as unpaired).
+ * countLineEndsAndQuotes for a CR LF stream (line end LF), which also counts in `counts.unpaired` the
+ * CRs and LFs outside quotes that may not be a CR LF pair: a positive count sends the span to the byte
+ * rules, which say exactly. An LF at `from`
+ * looks at data[from - 1], a CR at to - 1 at data[to] (a CR that ends the buffer counts as unpaired).
  */
 export function countCrLfLineEndsAndQuotes(counts: LineEndAndQuoteCounts, data: Buffer, from: number, to: number, quote: number): void {
   if (to - from < MIN_WORD_SCAN_BYTES) {
@@ -184,16 +185,15 @@ export function countCrLfLineEndsAndQuotes(counts: LineEndAndQuoteCounts, data: 
   const quoteInEveryLane = quote * LANE_LOW_BITS;
   let lines = 0;
   let quoted = 0;
+  /** Lanes out of pair and outside quotes, ORed: only whether there is one matters. */
   let unpaired = 0;
   let carry = counts.inQuotes;
-  /** Lane 0 set when the byte before the word is a CR; and when it is a CR outside quotes. */
+  /** Lane 0 set when the byte before the word is a CR. */
   let crBefore = start > 0 && data[start - 1] === CR ? 1 : 0;
-  let unquotedCrBefore = crBefore & (carry ^ 1);
   for (let w = 0; w < words.length; ) {
     const sumAt = Math.min(words.length, w + MAX_STEPS_PER_SUM);
     let lineLanes = 0;
     let quotedLanes = 0;
-    let unpairedLanes = 0;
     for (; w < sumAt; w++) {
       const word = words[w];
       const l = word ^ LF_IN_EVERY_LANE;
@@ -204,27 +204,23 @@ export function countCrLfLineEndsAndQuotes(counts: LineEndAndQuoteCounts, data: 
       const quotes = (~(((q & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | q) >>> 7) & LANE_LOW_BITS;
       let parity = quotes ^ (quotes << 8);
       parity ^= parity << 16;
-      const outside = ~(parity ^ (-carry & LANE_LOW_BITS)) & LANE_LOW_BITS;
+      const inside = parity ^ (-carry & LANE_LOW_BITS);
       carry ^= parity >>> 24;
-      const unquotedLfs = lfs & outside;
-      const unquotedCrs = crs & outside;
       lineLanes += lfs;
-      quotedLanes += lfs & ~outside;
-      // An LF outside quotes wants a CR just before it, a CR outside quotes an LF just after it; the
-      // CR in lane 3 is answered by the next word's lane 0.
-      unpairedLanes += (unquotedLfs & ~((crs << 8) | crBefore)) + (unquotedCrs & ~(lfs >>> 8) & 0x00ffffff) + (unquotedCrBefore & ~lfs & 1);
+      quotedLanes += lfs & inside;
+      // A lane whose byte is an LF with no CR before it, or the byte after a CR that is no LF; judged by
+      // the quote state before the lane's byte (that of the CR, when the byte is a quote).
+      unpaired |= (lfs ^ ((crs << 8) | crBefore)) & ~(inside ^ quotes);
       crBefore = crs >>> 24;
-      unquotedCrBefore = unquotedCrs >>> 24;
     }
     lines += sumLanes(lineLanes);
     quoted += sumLanes(quotedLanes);
-    unpaired += sumLanes(unpairedLanes);
   }
   // The last word's lane-3 CR is answered by the byte after it (none: the caller must not end a span there).
-  if (unquotedCrBefore === 1 && data[end] !== LF) unpaired++;
+  if (crBefore === 1 && carry === 0 && data[end] !== LF) unpaired = 1;
   counts.lines += lines;
   counts.records += lines - quoted;
-  counts.unpaired += unpaired;
+  counts.unpaired += unpaired === 0 ? 0 : 1;
   counts.inQuotes = carry;
   countLineEndsAndQuotesSlowly(counts, data, end, to, LF, quote, 'crlf');
 }
@@ -278,35 +274,45 @@ export function countTextLineEnds(counts: TextLineEndCounts, data: Buffer, from:
   /** With markers off, dots never match. */
   const dotMask = markers ? LANE_LOW_BITS : 0;
   let lines = 0;
-  /** Lane 0 set when the byte before the current word is a backslash. */
-  let backslashBefore = start > from && data[start - 1] === BACKSLASH ? 1 : 0;
+  let escaped = 0;
+  // The backslash lanes of the word before, as lanes 3 and 2 of `previous`: a run of backslashes that
+  // reaches back before the span counts by `escapedAtFrom`, so lane 2 is set to send that case the slow way.
+  let previous = ((start > from ? data[start - 1] === BACKSLASH : escapedAtFrom) ? 1 << 24 : 0) | (1 << 16);
   for (let w = 0; w < words.length; ) {
     const sumAt = Math.min(words.length, w + MAX_STEPS_PER_SUM * WORDS_PER_STEP);
     let lineLanes = 0;
+    let escapedLanes = 0;
     for (; w < sumAt; w++) {
       const word = words[w];
       const e = word ^ lineEndInEveryLane;
       const b = word ^ BACKSLASH_IN_EVERY_LANE;
+      const d = word ^ DOT_IN_EVERY_LANE;
       const ends = (~(((e & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | e) >>> 7) & LANE_LOW_BITS;
       const backslashes = (~(((b & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | b) >>> 7) & LANE_LOW_BITS;
+      const dots = (~(((d & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | d) >>> 7) & dotMask;
+      // A backslash just before the lane, and one two before it: after exactly one backslash a byte is
+      // escaped; after a longer run it depends on the run's length, worked out byte by byte.
+      const oneBefore = (backslashes << 8) | (previous >>> 24);
+      const twoBefore = (backslashes << 16) | (previous >>> 16);
+      const single = oneBefore & ~twoBefore;
       lineLanes += ends;
-      const afterBackslash = (backslashes << 8) | backslashBefore;
-      if (afterBackslash !== 0) {
-        const d = word ^ DOT_IN_EVERY_LANE;
-        const dots = (~(((d & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | d) >>> 7) & dotMask;
-        if (((ends | dots) & afterBackslash) !== 0) {
-          const at = start + w * WORD_BYTES;
-          for (let k = 0; k < WORD_BYTES; k++) {
-            const byte = data[at + k];
-            if (byte === lineEnd && isEscaped(data, from, at + k, escapedAtFrom)) counts.escaped++;
-            else if (markers && byte === DOT && at + k > from && data[at + k - 1] === BACKSLASH && !isEscaped(data, from, at + k - 1, escapedAtFrom)) return at + k - 1;
-          }
+      escapedLanes += ends & single;
+      if ((((ends | dots) & oneBefore & twoBefore) | (dots & single)) !== 0) {
+        const at = start + w * WORD_BYTES;
+        for (let k = 0; k < WORD_BYTES; k++) {
+          const lane = 1 << (8 * k);
+          if ((oneBefore & twoBefore & lane) === 0 && (dots & single & lane) === 0) continue;
+          const byte = data[at + k];
+          if (byte === lineEnd && isEscaped(data, from, at + k, escapedAtFrom)) escaped++;
+          else if (byte === DOT && at + k > from && !isEscaped(data, from, at + k - 1, escapedAtFrom)) return at + k - 1;
         }
       }
-      backslashBefore = backslashes >>> 24;
+      previous = backslashes;
     }
     lines += sumLanes(lineLanes);
+    escaped += sumLanes(escapedLanes);
   }
+  counts.escaped += escaped;
   counts.lines += lines;
   return countTextLineEndsSlowly(counts, data, from, end, to, lineEnd, escapedAtFrom, markers);
 }

@@ -49,6 +49,8 @@ const fixtures: [string, RecordSyntax, string][] = [
   ['csv: LF, then a stray CR', CSV, 'a\nb\rc\nd\n'],
   ['csv: CRLF, then a bare LF', CSV, 'a\r\nb\nc\r\n'],
   ['csv: CRLF, then a bare CR', CSV, 'a\r\nb\rc\r\n'],
+  ['csv: CRLF, then a bare CR before a quote, long enough for the word loop', CSV, `h\r\n${'a,b\r\n'.repeat(20)}b\r"c"\r\n${'d,e\r\n'.repeat(20)}`],
+  ['csv: CRLF, a quoted field ending in a bare CR', CSV, `h\r\n${'a,b\r\n'.repeat(20)}"b\r",c\r\n${'d,e\r\n'.repeat(20)}`],
   ['csv: CR, then LF', CSV, 'a\rb\nc\r'],
   ['csv: CR, then CRLF', CSV, 'a\rb\r\nc\r'],
   ['csv: CRLF file ends in a bare CR', CSV, 'a\r\nb\r'],
@@ -148,10 +150,12 @@ describe.each(fixtures)('%s', (_, syntax, input) => {
       const strict = { ...rules, strict: true, file: 'in.csv' };
       if (!problem) {
         expect(scanInBlocks(data, syntax, targets, 1, strict)).toEqual(expected);
+        expect(scanInBlocks(data, syntax, [], Infinity, strict).end).toEqual(expected.end);
         return;
       }
-      for (const blockBytes of [1, Infinity]) {
-        expect(() => scanInBlocks(data, syntax, targets, blockBytes, strict)).toThrow(
+      // Every target, and none at all: long spans take the word loops.
+      for (const [some, blockBytes] of [[targets, 1], [targets, Infinity], [[], Infinity], [[], 100]] as const) {
+        expect(() => scanInBlocks(data, syntax, some, blockBytes, strict)).toThrow(
           expect.objectContaining({ code: 'BAD_ROW', position: { file: 'in.csv', line: problem.line, record: problem.records + 1 } }),
         );
       }
@@ -233,8 +237,8 @@ describe.each([
         }
         // Strict: the first problem one COPY would meet, wherever the targets and blocks fall.
         const problem = referenceScan(data, syntax, endMarker).problems[0];
-        for (const [sparse, blockBytes] of [[1, 1], [97, 1000], [97, Infinity]]) {
-          const some = targets.filter((t) => t % sparse === 0);
+        for (const [sparse, blockBytes] of [[1, 1], [97, 1000], [97, Infinity], [Infinity, Infinity]]) {
+          const some = targets.filter((t) => t % sparse === 0 && sparse !== Infinity);
           const strict = () => scanInBlocks(data, syntax, some, blockBytes, { endMarker, strict: true, file: 'f' });
           if (problem) expect(strict).toThrow(expect.objectContaining({ position: { file: 'f', line: problem.line, record: problem.records + 1 } }));
           else expect(strict).not.toThrow();
