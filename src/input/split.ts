@@ -49,7 +49,7 @@ export async function planChunks(options: ResolvedLoadOptions, size: number, ser
   // The header ends at the first record start after offset 0; chunk targets are measured from there.
   const headerTargets = options.header ? [1] : [];
   const targets = [...headerTargets, ...chunkTargets(0, size, chunkBytes).filter((t) => t > 1 || !options.header)];
-  const scan = await scanFileRecords(options.file, syntax, targets, rules);
+  const scan = await scanFileRecords(options.file, syntax, targets, { rules });
   const dataStart = options.header ? scan.starts[0] : { offset: 0, line: 1, records: 0 };
   const chunks = buildChunks(dataStart, scan.end, options.header ? scan.starts.slice(1) : scan.starts);
   return { chunks, warnings: markerWarnings(options.file, size, scan.end, syntax.format) };

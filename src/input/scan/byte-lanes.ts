@@ -28,6 +28,21 @@ const BACKSLASH_IN_EVERY_LANE = BACKSLASH * LANE_LOW_BITS;
  * first byte in the file (little-endian, as on every platform node runs on).
  */
 
+/** Bytes data[from, to) of a buffer. */
+export interface Span {
+  data: Buffer;
+  from: number;
+  to: number;
+}
+
+/** The bytes a CSV count looks for: the line end, the quote, and a byte that may not appear outside
+ * quotes (NO_STRAY for none; 'crlf': CR and LF must pair). */
+export interface QuoteBytes {
+  lineEnd: number;
+  quote: number;
+  stray: number | 'crlf';
+}
+
 /** What a CSV scan with ESCAPE == QUOTE carries across spans. */
 export interface LineEndAndQuoteCounts {
   /** Line-end bytes seen, quoted or not. */
@@ -84,7 +99,7 @@ export const NO_STRAY = -1;
 
 /** The byte loop of the quote counters, for short spans and the ends of long ones. `stray`: a byte
  * that may not appear outside quotes (counted in `unpaired`); CRLF: CR and LF must pair. */
-function countLineEndsAndQuotesSlowly(counts: LineEndAndQuoteCounts, data: Buffer, from: number, to: number, lineEnd: number, quote: number, stray: number | 'crlf'): void {
+function countLineEndsAndQuotesSlowly(counts: LineEndAndQuoteCounts, { data, from, to }: Span, { lineEnd, quote, stray }: QuoteBytes): void {
   const crlf = stray === 'crlf';
   for (let i = from; i < to; i++) {
     const byte = data[i];
@@ -110,13 +125,15 @@ function countLineEndsAndQuotesSlowly(counts: LineEndAndQuoteCounts, data: Buffe
  * is in quotes is the prefix XOR of its quote lanes (two shifts) and the parity carried from the words
  * before (one bit, the only dependency from word to word).
  */
-export function countLineEndsAndQuotes(counts: LineEndAndQuoteCounts, data: Buffer, from: number, to: number, lineEnd: number, quote: number, stray: number): void {
+export function countLineEndsAndQuotes(counts: LineEndAndQuoteCounts, span: Span, bytes: QuoteBytes & { stray: number }): void {
+  const { data, from, to } = span;
+  const { lineEnd, quote, stray } = bytes;
   if (to - from < MIN_WORD_SCAN_BYTES) {
-    countLineEndsAndQuotesSlowly(counts, data, from, to, lineEnd, quote, stray);
+    countLineEndsAndQuotesSlowly(counts, span, bytes);
     return;
   }
   const { words, start, end } = alignedWords(data, from, to);
-  countLineEndsAndQuotesSlowly(counts, data, from, start, lineEnd, quote, stray);
+  countLineEndsAndQuotesSlowly(counts, { data, from, to: start }, bytes);
   const lineEndInEveryLane = lineEnd * LANE_LOW_BITS;
   const quoteInEveryLane = quote * LANE_LOW_BITS;
   // With no stray byte the stray lanes are masked off (there is no byte value that matches nothing).
@@ -166,7 +183,7 @@ export function countLineEndsAndQuotes(counts: LineEndAndQuoteCounts, data: Buff
   counts.records += lines - quoted;
   counts.unpaired += strays;
   counts.inQuotes = carry;
-  countLineEndsAndQuotesSlowly(counts, data, end, to, lineEnd, quote, stray);
+  countLineEndsAndQuotesSlowly(counts, { data, from: end, to }, bytes);
 }
 
 /**
@@ -175,13 +192,15 @@ export function countLineEndsAndQuotes(counts: LineEndAndQuoteCounts, data: Buff
  * rules, which say exactly. An LF at `from`
  * looks at data[from - 1], a CR at to - 1 at data[to] (a CR that ends the buffer counts as unpaired).
  */
-export function countCrLfLineEndsAndQuotes(counts: LineEndAndQuoteCounts, data: Buffer, from: number, to: number, quote: number): void {
+export function countCrLfLineEndsAndQuotes(counts: LineEndAndQuoteCounts, span: Span, quote: number): void {
+  const { data, from, to } = span;
+  const bytes: QuoteBytes = { lineEnd: LF, quote, stray: 'crlf' };
   if (to - from < MIN_WORD_SCAN_BYTES) {
-    countLineEndsAndQuotesSlowly(counts, data, from, to, LF, quote, 'crlf');
+    countLineEndsAndQuotesSlowly(counts, span, bytes);
     return;
   }
   const { words, start, end } = alignedWords(data, from, to);
-  countLineEndsAndQuotesSlowly(counts, data, from, start, LF, quote, 'crlf');
+  countLineEndsAndQuotesSlowly(counts, { data, from, to: start }, bytes);
   const quoteInEveryLane = quote * LANE_LOW_BITS;
   let lines = 0;
   let quoted = 0;
@@ -222,13 +241,21 @@ export function countCrLfLineEndsAndQuotes(counts: LineEndAndQuoteCounts, data: 
   counts.records += lines - quoted;
   counts.unpaired += unpaired === 0 ? 0 : 1;
   counts.inQuotes = carry;
-  countLineEndsAndQuotesSlowly(counts, data, end, to, LF, quote, 'crlf');
+  countLineEndsAndQuotesSlowly(counts, { data, from: end, to }, bytes);
 }
 
 /** What a text-format scan carries across spans: line ends seen, and those a backslash escapes. */
 export interface TextLineEndCounts {
   lines: number;
   escaped: number;
+}
+
+/** How a text count reads its span: the line end; whether the span's first byte is escaped (an odd
+ * run of backslashes ended the span before); whether to stop at an unescaped `\.`. */
+export interface TextRule {
+  lineEnd: number;
+  escapedAtFrom: boolean;
+  markers: boolean;
 }
 
 const DOT = 0x2e;
@@ -243,10 +270,12 @@ export function isEscaped(data: Buffer, from: number, at: number, escapedAtFrom:
   return runStart === from ? odd !== escapedAtFrom : odd;
 }
 
-/** The byte loop of countTextLineEnds over [from, to) of a span that starts at `origin`; the index of
- * an unescaped `\.` (with `markers`), or -1. */
-function countTextLineEndsSlowly(counts: TextLineEndCounts, data: Buffer, origin: number, from: number, to: number, lineEnd: number, escapedAtOrigin: boolean, markers: boolean): number {
-  for (let i = from; i < to; i++) {
+/** The byte loop of countTextLineEnds over `part` of `span` (escapes are judged from the span's start);
+ * the index of an unescaped `\.` (with `markers`), or -1. */
+function countTextLineEndsSlowly(counts: TextLineEndCounts, span: Span, part: { from: number; to: number }, rule: TextRule): number {
+  const { data, from: origin } = span;
+  const { lineEnd, escapedAtFrom: escapedAtOrigin, markers } = rule;
+  for (let i = part.from; i < part.to; i++) {
     const byte = data[i];
     if (byte === lineEnd) {
       counts.lines++;
@@ -265,10 +294,12 @@ function countTextLineEndsSlowly(counts: TextLineEndCounts, data: Buffer, origin
  * closely when a line end or dot in it directly follows a backslash, which COPY TO never writes for
  * line ends (it writes `\n`), so seldom.
  */
-export function countTextLineEnds(counts: TextLineEndCounts, data: Buffer, from: number, to: number, lineEnd: number, escapedAtFrom: boolean, markers: boolean): number {
-  if (to - from < MIN_WORD_SCAN_BYTES) return countTextLineEndsSlowly(counts, data, from, from, to, lineEnd, escapedAtFrom, markers);
+export function countTextLineEnds(counts: TextLineEndCounts, span: Span, rule: TextRule): number {
+  const { data, from, to } = span;
+  const { lineEnd, escapedAtFrom, markers } = rule;
+  if (to - from < MIN_WORD_SCAN_BYTES) return countTextLineEndsSlowly(counts, span, span, rule);
   const { words, start, end } = alignedWords(data, from, to);
-  const inHead = countTextLineEndsSlowly(counts, data, from, from, start, lineEnd, escapedAtFrom, markers);
+  const inHead = countTextLineEndsSlowly(counts, span, { from, to: start }, rule);
   if (inHead >= 0) return inHead;
   const lineEndInEveryLane = lineEnd * LANE_LOW_BITS;
   /** With markers off, dots never match. */
@@ -314,7 +345,7 @@ export function countTextLineEnds(counts: TextLineEndCounts, data: Buffer, from:
   }
   counts.escaped += escaped;
   counts.lines += lines;
-  return countTextLineEndsSlowly(counts, data, from, end, to, lineEnd, escapedAtFrom, markers);
+  return countTextLineEndsSlowly(counts, span, { from: end, to }, rule);
 }
 
 /**

@@ -15,8 +15,7 @@ export async function scanFileRecords(
   path: string,
   syntax: RecordSyntax,
   targets: readonly number[],
-  rules: ScanRules = LENIENT_SCAN,
-  blockBytes = DEFAULT_SCAN_BLOCK_BYTES,
+  { rules = LENIENT_SCAN, blockBytes = DEFAULT_SCAN_BLOCK_BYTES }: { rules?: ScanRules; blockBytes?: number } = {},
 ): Promise<RecordScan> {
   const scanner = new RecordBoundaryScanner(syntax, targets, rules);
   await readFileInBlocks(path, blockBytes, (block) => scanner.push(block), () => scanner.done);

@@ -109,8 +109,8 @@ function quoteParityCsv(quote: number): FastFormat {
         counts.records = 0;
         counts.unpaired = 0;
         counts.inQuotes = state.inQuotes;
-        if (stray === 'crlf') countCrLfLineEndsAndQuotes(counts, data, from, to, quote);
-        else countLineEndsAndQuotes(counts, data, from, to, state.lineEnd, quote, stray);
+        if (stray === 'crlf') countCrLfLineEndsAndQuotes(counts, { data, from, to }, quote);
+        else countLineEndsAndQuotes(counts, { data, from, to }, { lineEnd: state.lineEnd, quote, stray });
         if (counts.unpaired > 0) return STEP_SPAN;
         state.lines += counts.lines;
         state.records += counts.records;
@@ -195,13 +195,14 @@ function textFormat(markers: boolean): FastFormat {
       if (to <= from) return to;
       counts.lines = 0;
       counts.escaped = 0;
-      let stop = countTextLineEnds(counts, data, from, to, state.lineEnd, state.escapesNext, markers);
+      const rule = { lineEnd: state.lineEnd, escapedAtFrom: state.escapesNext, markers };
+      let stop = countTextLineEnds(counts, { data, from, to }, rule);
       if (stop < 0 && markers && data[to - 1] === BACKSLASH && !isEscaped(data, from, to - 1, state.escapesNext)) stop = to - 1;
       if (stop >= 0) {
         if (stop === from) return from;
         counts.lines = 0;
         counts.escaped = 0;
-        countTextLineEnds(counts, data, from, stop, state.lineEnd, state.escapesNext, false);
+        countTextLineEnds(counts, { data, from, to: stop }, { ...rule, markers: false });
       }
       const end = stop >= 0 ? stop : to;
       state.lines += counts.lines;

@@ -46,7 +46,7 @@ describe.each<[string, RecordSyntax, string, ScanRules]>([
   it.each([TINY_BLOCK_BYTES, 64, undefined])('matches scanRecords at every offset with %s-byte reads', async (blockBytes) => {
     const targets = Array.from({ length: data.length + 2 }, (_, i) => i);
     const expected = scanRecords(data, syntax, targets, rules);
-    expect(await scanFileRecords(path(), syntax, targets, rules, blockBytes)).toEqual(expected);
+    expect(await scanFileRecords(path(), syntax, targets, { rules, blockBytes })).toEqual(expected);
   });
 });
 
@@ -55,7 +55,7 @@ describe('scanFileRecords', () => {
     const file = join(dir, 'marker-then-garbage.txt');
     // What follows the marker is not even valid COPY text: it is never read.
     await writeFile(file, 'a\n\\.\nb\\.x\r\n');
-    const scan = await scanFileRecords(file, TEXT, [1, 5], STRICT_PG15_TEXT, TINY_BLOCK_BYTES);
+    const scan = await scanFileRecords(file, TEXT, [1, 5], { rules: STRICT_PG15_TEXT, blockBytes: TINY_BLOCK_BYTES });
     expect(scan.end).toEqual({ offset: 2, line: 2, records: 1, marker: { line: 2, end: 5 } });
     expect(scan.starts).toEqual([{ offset: 2, line: 2, records: 1 }, { offset: 2, line: 2, records: 1 }]);
   });
@@ -63,7 +63,7 @@ describe('scanFileRecords', () => {
   it('fails on a line end of another style, naming the file and line', async () => {
     const file = join(dir, 'mixed.csv');
     await writeFile(file, 'a,1\r\nb,2\r\nc,3\nd,4\r\n');
-    await expect(scanFileRecords(file, CSV, [], { ...STRICT_PG15, file })).rejects.toMatchObject({
+    await expect(scanFileRecords(file, CSV, [], { rules: { ...STRICT_PG15, file } })).rejects.toMatchObject({
       code: 'BAD_ROW',
       position: { file, line: 3, record: 3 },
       message: expect.stringMatching(/^record 3: unquoted newline found in data \(SQLSTATE 22P04\); hint: Use quoted CSV field to represent newline\. — the data's first line ends in CR LF/),
@@ -71,7 +71,7 @@ describe('scanFileRecords', () => {
   });
 
   it('rejects a block size that is not a positive integer', async () => {
-    await expect(scanFileRecords(join(dir, 'unused'), CSV, [0], STRICT_PG15, 0)).rejects.toThrow(
+    await expect(scanFileRecords(join(dir, 'unused'), CSV, [0], { blockBytes: 0 })).rejects.toThrow(
       'Expected blockBytes to be a positive integer, got 0',
     );
   });

@@ -23,7 +23,7 @@ const SPARSE_TARGETS = 60;
 const markerRules = (syntax: RecordSyntax): EndMarkerRule[] => (syntax.format === 'csv' ? ['none', 'csv-line'] : ['none', 'text', 'text-alone']);
 
 /** Pushes `data` in blocks of `blockBytes`, each a view at its own offset, so word alignment varies too. */
-function scanInBlocks(data: Buffer, syntax: RecordSyntax, targets: readonly number[], blockBytes: number, rules: ScanRules): RecordScan {
+function scanInBlocks(data: Buffer, syntax: RecordSyntax, targets: readonly number[], { blockBytes, rules }: { blockBytes: number; rules: ScanRules }): RecordScan {
   const scanner = new RecordBoundaryScanner(syntax, targets, rules);
   for (let offset = 0; offset < data.length && !scanner.done; offset += blockBytes) scanner.push(data.subarray(offset, offset + blockBytes));
   return scanner.finish();
@@ -138,7 +138,7 @@ describe.each(fixtures)('%s', (_, syntax, input) => {
     const expected = expectedScan(data, syntax, targets, endMarker);
 
     it.each(BLOCK_SIZES)('matches the reference at every offset, pushed in blocks of %d bytes', (blockBytes) => {
-      expect(scanInBlocks(data, syntax, targets, blockBytes, rules)).toEqual(expected);
+      expect(scanInBlocks(data, syntax, targets, { blockBytes, rules })).toEqual(expected);
     });
 
     it('matches the reference for each target alone', () => {
@@ -149,13 +149,13 @@ describe.each(fixtures)('%s', (_, syntax, input) => {
       const problem = referenceScan(data, syntax, endMarker).problems[0];
       const strict = { ...rules, strict: true, file: 'in.csv' };
       if (!problem) {
-        expect(scanInBlocks(data, syntax, targets, 1, strict)).toEqual(expected);
-        expect(scanInBlocks(data, syntax, [], Infinity, strict).end).toEqual(expected.end);
+        expect(scanInBlocks(data, syntax, targets, { blockBytes: 1, rules: strict })).toEqual(expected);
+        expect(scanInBlocks(data, syntax, [], { blockBytes: Infinity, rules: strict }).end).toEqual(expected.end);
         return;
       }
       // Every target, and none at all: long spans take the word loops.
       for (const [some, blockBytes] of [[targets, 1], [targets, Infinity], [[], Infinity], [[], 100]] as const) {
-        expect(() => scanInBlocks(data, syntax, some, blockBytes, strict)).toThrow(
+        expect(() => scanInBlocks(data, syntax, some, { blockBytes, rules: strict })).toThrow(
           expect.objectContaining({ code: 'BAD_ROW', position: { file: 'in.csv', line: problem.line, record: problem.records + 1 } }),
         );
       }
@@ -233,13 +233,13 @@ describe.each([
       for (const endMarker of markerRules(syntax)) {
         const expected = expectedScan(data, syntax, targets, endMarker);
         for (const blockBytes of [...BLOCK_SIZES, 1000]) {
-          expect(scanInBlocks(data, syntax, targets, blockBytes, { endMarker, strict: false })).toEqual(expected);
+          expect(scanInBlocks(data, syntax, targets, { blockBytes, rules: { endMarker, strict: false } })).toEqual(expected);
         }
         // Strict: the first problem one COPY would meet, wherever the targets and blocks fall.
         const problem = referenceScan(data, syntax, endMarker).problems[0];
         for (const [sparse, blockBytes] of [[1, 1], [97, 1000], [97, Infinity], [Infinity, Infinity]]) {
           const some = targets.filter((t) => t % sparse === 0 && sparse !== Infinity);
-          const strict = () => scanInBlocks(data, syntax, some, blockBytes, { endMarker, strict: true, file: 'f' });
+          const strict = () => scanInBlocks(data, syntax, some, { blockBytes, rules: { endMarker, strict: true, file: 'f' } });
           if (problem) expect(strict).toThrow(expect.objectContaining({ position: { file: 'f', line: problem.line, record: problem.records + 1 } }));
           else expect(strict).not.toThrow();
         }
@@ -266,7 +266,7 @@ describe.each([
         data.copy(shifted, misalignment);
         const view = shifted.subarray(misalignment);
         for (const blockBytes of [Infinity, 65_536, 4097, 64, 63]) {
-          expect(scanInBlocks(view, syntax, targets, blockBytes, { endMarker, strict: false })).toEqual(expected);
+          expect(scanInBlocks(view, syntax, targets, { blockBytes, rules: { endMarker, strict: false } })).toEqual(expected);
         }
       }
     }
