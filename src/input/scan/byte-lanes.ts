@@ -325,17 +325,17 @@ export function countTextLineEnds(counts: TextLineEndCounts, span: Span, rule: T
       // escaped; after a longer run it depends on the run's length, worked out byte by byte.
       const oneBefore = (backslashes << 8) | (previous >>> 24);
       const twoBefore = (backslashes << 16) | (previous >>> 16);
-      const single = oneBefore & ~twoBefore;
       lineLanes += ends;
-      escapedLanes += ends & single;
-      if ((((ends | dots) & oneBefore & twoBefore) | (dots & single)) !== 0) {
+      // Counted as escaped when one backslash comes before; corrected below where a longer run does.
+      escapedLanes += ends & oneBefore;
+      if ((((ends & twoBefore) | dots) & oneBefore) !== 0) {
         const at = start + w * WORD_BYTES;
         for (let k = 0; k < WORD_BYTES; k++) {
           const lane = 1 << (8 * k);
-          if ((oneBefore & twoBefore & lane) === 0 && (dots & single & lane) === 0) continue;
+          if ((oneBefore & lane) === 0) continue;
           const byte = data[at + k];
-          if (byte === lineEnd && isEscaped(data, from, at + k, escapedAtFrom)) escaped++;
-          else if (byte === DOT && at + k > from && !isEscaped(data, from, at + k - 1, escapedAtFrom)) return at + k - 1;
+          if (byte === lineEnd && (twoBefore & lane) !== 0 && !isEscaped(data, from, at + k, escapedAtFrom)) escaped--;
+          else if (byte === DOT && (dots & lane) !== 0 && at + k > from && !isEscaped(data, from, at + k - 1, escapedAtFrom)) return at + k - 1;
         }
       }
       previous = backslashes;
