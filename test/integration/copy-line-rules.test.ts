@@ -115,6 +115,14 @@ describe('what ploader says about how the data ends', () => {
     expect(report.warnings).toContain(`${file}:31: a \\. (end-of-data marker) ends the text data here, as it ends one COPY's: the ${Buffer.byteLength(after('\n'))} bytes after it were not loaded`);
   });
 
+  it('says the same for a stream, which is read to its end', async () => {
+    await fresh();
+    const gz = write('marker.txt.gz', gzipSync(`${before('\n')}\\.\n${after('\n')}`));
+    const report = await load({ file: gz, table: 'target', db: db.url, columns: ['v'], format: 'text', workers: 2, chunkBytes: 16 });
+    expect(report.rows).toBe(30);
+    expect(report.warnings).toContain(`${gz}:31: a \\. (end-of-data marker) ends the text data here, as it ends one COPY's: the ${Buffer.byteLength(after('\n'))} bytes after it were not loaded`);
+  });
+
   it('prints the COPY error with file, line and SQLSTATE, and no stack trace, for mixed line ends', async () => {
     await fresh();
     const file = write('mixed.csv', `${before('\r\n')}x\n${after('\r\n')}`);
