@@ -10,7 +10,9 @@
  * - text: a backslash makes the next byte literal, so a line end ends a record unless an odd run of
  *   backslashes comes right before it.
  */
-import { countBytes, countCrLfLineEndsAndQuotes, countLineEndsAndQuotes, countTextLineEnds, findUnpairedCrLf, isEscaped, type LineEndAndQuoteCounts } from './byte-lanes.ts';
+import { countBytes, findUnpairedCrLf } from './byte-lanes.ts';
+import { countCrLfLineEndsAndQuotes, countLineEndsAndQuotes, type LineEndAndQuoteCounts } from './quote-lanes.ts';
+import { countTextLineEnds, isEscaped } from './text-lanes.ts';
 import type { EndMarkerRule, LineEnding, RecordSyntax } from './record-syntax.ts';
 
 /** Defined here, not imported: V8 reads an imported binding from its module cell on each use (the
