@@ -11,7 +11,7 @@ import { locateChunkError, readRange, simulateServerLines } from '../rows/line-m
 import type { ResolvedLoadOptions } from '../options.ts';
 import type { Chunk } from '../plan/chunks.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
-import { DEFAULT_STREAM_BATCH_BYTES, openInputStream, recordBatches, type PendingChunk } from '../input/stream-batches.ts';
+import { openInputStream, recordBatches, streamBatching, type PendingChunk } from '../input/stream-batches.ts';
 import { markChunkDoneSql } from '../stage/run-ledger.ts';
 import type { RejectedRecord } from '../rows/rejects.ts';
 import { syntaxOf } from '../input/split.ts';
@@ -55,7 +55,7 @@ export async function copyInput(client: pg.Client, plan: LoadPlan): Promise<Copy
       : `${pending.length} chunks${resumed ? ` (${plan.chunks.length - pending.length} done before)` : ''}, ${options.workers} workers`,
   });
   const source: ChunkSource = plan.input.streaming
-    ? { chunks: recordBatches(openInputStream(options.file), syntaxOf(options), options.chunkBytes ?? DEFAULT_STREAM_BATCH_BYTES, options.header) }
+    ? { chunks: recordBatches(openInputStream(options.file), streamBatching(plan)) }
     : { chunks: inOrder(pending), totalBytes: pending.reduce((sum, c) => sum + c.end - c.start, 0) };
   return copyChunks(client, plan, source);
 }
@@ -140,6 +140,8 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
     options.onProgress({ kind: 'chunk', chunk: chunk.index, rows: result.rows, bytes: result.bytes, doneBytes, totalBytes: Math.max(totalBytes, doneBytes) });
   };
   const running = new Set<Promise<void>>();
+  /** The scan of a stream refused it as one COPY would (a line end of another style): that error, whole. */
+  let inputRefused: PloaderError | undefined;
   try {
     for await (const pending of source.chunks) {
       if (abort.signal.aborted) break;
@@ -149,13 +151,15 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
     }
   } catch (error) {
     // The input itself failed (a stream error, a bad gzip member): stop the COPYs, then report it.
-    await fail({ chunk: { index: -1, start: 0, end: 0, line: 0 } }, { code: 'INPUT_UNREADABLE', message: `${options.file}: ${(error as Error).message}` });
+    if (error instanceof PloaderError) inputRefused = error;
+    await fail({ chunk: { index: -1, start: 0, end: 0, line: 0, firstRecord: 0, records: 0 } }, { code: 'INPUT_UNREADABLE', message: `${options.file}: ${(error as Error).message}` });
   } finally {
     await Promise.allSettled(running);
     clearInterval(progressTimer);
     options.signal?.removeEventListener('abort', onAbort);
     await pool.destroy();
   }
+  if (inputRefused) throw inputRefused;
   if (firstFailure?.error.code === 'TOO_MANY_BAD_ROWS') throw tooManyBadRows(options, rejected);
   if (firstFailure) {
     const error = fromWire(firstFailure.error);

@@ -10,7 +10,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { qualified } from '../db/sql.ts';
 import { fromWire, throwIfAborted, toWire } from '../errors.ts';
 import { syntaxOf } from '../input/split.ts';
-import { DEFAULT_STREAM_BATCH_BYTES, openInputStream, recordBatches } from '../input/stream-batches.ts';
+import { openInputStream, recordBatches, streamBatching } from '../input/stream-batches.ts';
 import type { Chunk } from '../plan/chunks.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
 import { locateChunkError, readRange } from '../rows/line-mapping.ts';
@@ -66,8 +66,7 @@ async function* fileRange(file: string, start: number, end: number): AsyncGenera
 
 /** A stream, header skipped, cut into record-aligned batches only to drop the header: sent as it comes. */
 async function* streamBatches(plan: LoadPlan): AsyncGenerator<Buffer> {
-  const { options } = plan;
-  for await (const batch of recordBatches(openInputStream(options.file), syntaxOf(options), options.chunkBytes ?? DEFAULT_STREAM_BATCH_BYTES, options.header)) {
+  for await (const batch of recordBatches(openInputStream(plan.options.file), streamBatching(plan))) {
     if (batch.data) yield batch.data;
   }
 }

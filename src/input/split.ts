@@ -1,12 +1,14 @@
 /**
  * Splitting the input: the header skipped by offset, then chunk boundaries at record starts, found in
- * one sequential scan of the file (src/scan). Nothing here parses fields.
+ * one sequential scan of the file (src/input/scan) that also counts each chunk's records, checks the
+ * line ends as COPY does and stops at an end-of-data marker. Nothing here parses fields.
  */
 import type { ResolvedLoadOptions } from '../options.ts';
 import { buildChunks, chunkTargets, defaultChunkBytes, type Chunk } from '../plan/chunks.ts';
-import { scanBinaryFile } from './scan/binary-tuples.ts';
-import { scanFileRecordStarts } from './scan/file-boundaries.ts';
-import type { RecordSyntax } from './scan/record-syntax.ts';
+import { scanBinaryFile, type BinaryLayout } from './scan/binary-tuples.ts';
+import { scanFileRecords } from './scan/file-boundaries.ts';
+import type { DataEnd } from './scan/record-boundaries.ts';
+import { endMarkerRule, type RecordSyntax, type ScanRules } from './scan/record-syntax.ts';
 
 /** The record syntax of a CSV or text load; binary files are split by binary-tuples.ts instead. */
 export function syntaxOf(options: ResolvedLoadOptions): RecordSyntax {
@@ -15,21 +17,55 @@ export function syntaxOf(options: ResolvedLoadOptions): RecordSyntax {
   return { format, quote, escape: options.escape === undefined ? quote : options.escape.charCodeAt(0) };
 }
 
+/**
+ * How the split scan reads the input for this server: its end-of-data marker rule, and whether what
+ * one COPY refuses (a line end of another style, a bad marker) fails the load before it starts. With
+ * --max-errors it does not: the server refuses that record and it is set aside, as any bad row.
+ */
+export function scanRulesOf(options: ResolvedLoadOptions, serverVersionNum: number): ScanRules {
+  const { format } = syntaxOf(options);
+  return { endMarker: endMarkerRule(format, serverVersionNum), strict: options.maxErrors === 0, file: options.file, header: options.header };
+}
+
+export interface SplitPlan {
+  chunks: Chunk[];
+  /** What the user should know about how the data ends (printed with the report). */
+  warnings: string[];
+}
+
 /** Header skipped by offset, then chunk boundaries at record starts, all in one sequential scan. */
-export async function planChunks(options: ResolvedLoadOptions, size: number): Promise<Chunk[]> {
+export async function planChunks(options: ResolvedLoadOptions, size: number, serverVersionNum: number): Promise<SplitPlan> {
   const chunkBytes = options.chunkBytes ?? defaultChunkBytes(size, options.workers);
   if (options.format === 'binary') {
     // Chunk.line holds the chunk's first tuple number: binary has tuples, not lines. The first chunk
     // starts right after the file header, which every chunk's COPY is sent first (see copy-chunk.ts).
     const layout = await scanBinaryFile(options.file, chunkTargets(0, size, chunkBytes));
-    const starts = layout.starts.map((s) => ({ offset: s.offset, line: s.tuple }));
-    return buildChunks({ offset: layout.dataStart, line: 1 }, layout.dataEnd, starts);
+    const cut = (offset: number, tuple: number) => ({ offset, line: tuple, records: tuple - 1 });
+    const starts = layout.starts.map((s) => cut(s.offset, s.tuple));
+    return { chunks: buildChunks(cut(layout.dataStart, 1), cut(layout.dataEnd, layout.tuples + 1), starts), warnings: binaryEndWarnings(options.file, layout) };
   }
   const syntax = syntaxOf(options);
+  const rules = scanRulesOf(options, serverVersionNum);
   // The header ends at the first record start after offset 0; chunk targets are measured from there.
   const headerTargets = options.header ? [1] : [];
   const targets = [...headerTargets, ...chunkTargets(0, size, chunkBytes).filter((t) => t > 1 || !options.header)];
-  const starts = await scanFileRecordStarts(options.file, syntax, targets);
-  const dataStart = options.header ? starts[0] : { offset: 0, line: 1 };
-  return buildChunks(dataStart, size, options.header ? starts.slice(1) : starts);
+  const scan = await scanFileRecords(options.file, syntax, targets, { rules });
+  const dataStart = options.header ? scan.starts[0] : { offset: 0, line: 1, records: 0 };
+  const chunks = buildChunks(dataStart, scan.end, options.header ? scan.starts.slice(1) : scan.starts);
+  return { chunks, warnings: markerWarnings(options.file, size, scan.end, syntax.format) };
+}
+
+/** A marker with data after it: that data is not loaded, as one COPY would not load it. */
+export function markerWarnings(file: string, size: number, end: DataEnd, format: RecordSyntax['format']): string[] {
+  const marker = end.marker;
+  if (!marker || marker.end >= size) return [];
+  return [`${file}:${marker.line}: a \\. (end-of-data marker) ends the ${format} data here, as it ends one COPY's: the ${size - marker.end} bytes after it were not loaded`];
+}
+
+/** COPY loads a binary file without its trailer (or with a stray byte of one) silently; ploader says so. */
+function binaryEndWarnings(file: string, layout: BinaryLayout): string[] {
+  if (layout.ending === 'trailer') return [];
+  const tuples = `${layout.tuples} tuple${layout.tuples === 1 ? '' : 's'}`;
+  if (layout.ending === 'end of file') return [`${file}: the binary file has no trailer (int16 -1) after its ${tuples}: loaded as COPY loads it; was it cut short?`];
+  return [`${file}: the binary file ends with ${layout.strayBytes} byte that is not a whole field count, after its ${tuples}: COPY ignores it, and so did ploader; was it cut short?`];
 }

@@ -1,13 +1,16 @@
 /**
  * Streams (stdin, .gz files) cannot be split by offset: they are cut as they are read into batches
- * that end at record boundaries, and handed to the workers as they come. Each batch starts at a
- * record start, so its scan starts outside any quoted field and needs no state from the one before.
+ * that end at record boundaries, and handed to the workers as they come. One scan runs over the whole
+ * stream (record-boundaries.ts), so its line-end style, record counts and end-of-data marker are the
+ * stream's, as for a file; each batch starts at a record start, outside any quoted field.
  */
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Chunk } from '../plan/chunks.ts';
-import { findRecordStarts } from './scan/record-boundaries.ts';
-import type { RecordSyntax } from './scan/record-syntax.ts';
+import type { LoadPlan } from '../plan/load-plan.ts';
+import { RecordBoundaryScanner, type RecordStart } from './scan/record-boundaries.ts';
+import { LENIENT_SCAN, type RecordSyntax, type ScanRules } from './scan/record-syntax.ts';
+import { markerWarnings, scanRulesOf, syntaxOf } from './split.ts';
 
 /** A chunk to load: a byte range of the input file, or (from a stream) its bytes in memory. */
 export interface PendingChunk {
@@ -27,59 +30,72 @@ export function openInputStream(file: string): AsyncIterable<Buffer> {
   return createReadStream(file).pipe(createGunzip());
 }
 
-/**
- * Record-aligned batches of about `batchBytes` (a record longer than that makes its batch longer).
- * `skipHeader` drops the first record. Positions are stream offsets; `line` is the batch's first line.
- */
-export async function* recordBatches(
-  input: AsyncIterable<Buffer>,
-  syntax: RecordSyntax,
-  batchBytes: number,
-  skipHeader: boolean,
-): AsyncGenerator<PendingChunk> {
+export interface StreamBatching {
+  syntax: RecordSyntax;
+  /** Batches of about this many bytes (a record longer than that makes its batch longer). */
+  batchBytes: number;
+  /** The first record is a header: dropped. */
+  header: boolean;
+  rules?: ScanRules;
+  /** Told what the user should know, such as data after an end-of-data marker. */
+  warn?: (message: string) => void;
+}
+
+/** Record-aligned batches; positions are stream offsets, `line` is the batch's first line. */
+export async function* recordBatches(input: AsyncIterable<Buffer>, batching: StreamBatching): AsyncGenerator<PendingChunk> {
+  const { syntax, batchBytes, header } = batching;
+  const scanner = new RecordBoundaryScanner(syntax, { first: header ? 1 : batchBytes, next: (start) => start.offset + batchBytes }, batching.rules ?? LENIENT_SCAN);
   let parts: Buffer[] = [];
-  let buffered = 0;
-  let offset = 0;
-  let line = 1;
+  /** Where the batch under way starts (undefined while the header is read). */
+  let cut: RecordStart | undefined = header ? undefined : { offset: 0, line: 1, records: 0 };
+  /** Stream offset of parts[0][0]. */
+  let partsStart = 0;
+  let streamBytes = 0;
   let index = 0;
-  let headerPending = skipHeader;
-  const take = (): Buffer => {
-    const all = parts.length === 1 ? parts[0] : Buffer.concat(parts, buffered);
-    parts = [all];
-    return all;
-  };
-  /** Drops data[0, cut) from the buffer, advancing position and line. */
-  const advance = (data: Buffer, cut: { offset: number; line: number }) => {
-    const rest = Buffer.from(data.subarray(cut.offset));
+  const headerRecords = header ? 1 : 0;
+  /** The bytes [partsStart, next) out of the parts, which then begin at `next`. */
+  const takeUntil = (next: number): Buffer => {
+    const all = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    const taken = all.subarray(0, next - partsStart);
+    const rest = all.subarray(next - partsStart);
     parts = rest.length > 0 ? [rest] : [];
-    buffered = rest.length;
-    offset += cut.offset;
-    line += cut.line - 1;
+    partsStart = next;
+    return taken;
+  };
+  const batchUntil = (next: RecordStart): PendingChunk | undefined => {
+    const data = takeUntil(next.offset);
+    const from = cut;
+    cut = next;
+    if (!from || next.offset <= from.offset) return undefined;
+    const chunk = { index: index++, start: from.offset, end: next.offset, line: from.line, firstRecord: from.records - headerRecords, records: next.records - from.records };
+    // Copied: a batch must not pin the whole block it came from while it waits for a worker.
+    return { chunk, data: Buffer.from(data) };
   };
   for await (const block of input) {
+    streamBytes += block.length;
+    // After an end-of-data marker the rest is read and dropped, as the server drops it (and the
+    // writer of a pipe is not cut off); only its size is kept, for the warning.
+    if (scanner.done) continue;
     parts.push(block);
-    buffered += block.length;
-    if (headerPending) {
-      const data = take();
-      const [end] = findRecordStarts(data, syntax, [1]);
-      if (end.offset >= data.length) continue; // the header's end has not arrived yet
-      advance(data, end);
-      headerPending = false;
-    }
-    while (buffered >= batchBytes) {
-      const data = take();
-      const [cut] = findRecordStarts(data, syntax, [batchBytes]);
-      if (cut.offset >= data.length) break; // the record under way is longer: read on
-      yield { chunk: { index: index++, start: offset, end: offset + cut.offset, line }, data: Buffer.from(data.subarray(0, cut.offset)) };
-      advance(data, cut);
+    scanner.push(block);
+    for (const start of scanner.takeStarts()) {
+      const batch = batchUntil(start);
+      if (batch) yield batch;
     }
   }
-  if (headerPending && buffered > 0) {
-    const data = take();
-    advance(data, findRecordStarts(data, syntax, [1])[0]);
+  const { end } = scanner.finish();
+  for (const start of scanner.takeStarts()) {
+    const batch = batchUntil(start.offset <= end.offset ? start : end);
+    if (batch) yield batch;
   }
-  if (buffered > 0) {
-    const data = take();
-    yield { chunk: { index: index++, start: offset, end: offset + data.length, line }, data };
-  }
+  const last = batchUntil(end);
+  if (last) yield last;
+  for (const warning of markerWarnings(batching.rules?.file ?? 'standard input', streamBytes, end, syntax.format)) batching.warn?.(warning);
+}
+
+/** A stream is scanned as a file is: the server's marker rule, line-end checks, records counted. */
+export function streamBatching(plan: LoadPlan): StreamBatching {
+  const { options } = plan;
+  const batchBytes = options.chunkBytes ?? DEFAULT_STREAM_BATCH_BYTES;
+  return { syntax: syntaxOf(options), batchBytes, header: options.header, rules: scanRulesOf(options, plan.server.versionNum), warn: (warning) => plan.warnings.push(warning) };
 }

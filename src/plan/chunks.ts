@@ -17,8 +17,19 @@ export interface Chunk {
   /** Byte range [start, end) of the input file. */
   start: number;
   end: number;
-  /** 1-based physical line of the chunk's first byte. */
+  /** 1-based physical line of the chunk's first byte (binary: its first tuple's number). */
   line: number;
+  /** 0-based index in the input of the chunk's first record (binary: tuple), the header not counted. */
+  firstRecord: number;
+  /** Records (binary: tuples) in the chunk. */
+  records: number;
+}
+
+/** A record start found by the split scan: its offset, line, and the records before it (header included). */
+export interface Cut {
+  offset: number;
+  line: number;
+  records: number;
 }
 
 export function defaultChunkBytes(dataBytes: number, workers: number): number {
@@ -35,22 +46,24 @@ export function chunkTargets(dataStart: number, size: number, chunkBytes: number
 
 /**
  * Chunks from the record starts found for `chunkTargets`: several targets may land on the same
- * record start (a record longer than a chunk), and a start at the end of the file closes the last chunk.
+ * record start (a record longer than a chunk), and a start at the data end closes the last chunk.
+ * Record counts come from the cuts: a chunk holds the records between its cut and the next.
  */
-export function buildChunks(
-  dataStart: { offset: number; line: number },
-  size: number,
-  starts: ReadonlyArray<{ offset: number; line: number }>,
-): Chunk[] {
+export function buildChunks(dataStart: Cut, dataEnd: Cut, starts: ReadonlyArray<Cut>): Chunk[] {
   const cuts = [dataStart];
   for (const start of starts) {
-    if (start.offset > cuts[cuts.length - 1].offset && start.offset < size) cuts.push(start);
+    if (start.offset > cuts[cuts.length - 1].offset && start.offset < dataEnd.offset) cuts.push(start);
   }
-  if (dataStart.offset >= size) return [];
-  return cuts.map((cut, index) => ({
-    index,
-    start: cut.offset,
-    end: index + 1 < cuts.length ? cuts[index + 1].offset : size,
-    line: cut.line,
-  }));
+  if (dataStart.offset >= dataEnd.offset) return [];
+  return cuts.map((cut, index) => {
+    const next = index + 1 < cuts.length ? cuts[index + 1] : dataEnd;
+    return {
+      index,
+      start: cut.offset,
+      end: next.offset,
+      line: cut.line,
+      firstRecord: cut.records - dataStart.records,
+      records: next.records - cut.records,
+    };
+  });
 }

@@ -102,7 +102,10 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
   const { resumed, warnings } = await findRunToResume(admin, options, target, input);
 
   // A stream is cut into batches as it is read (stream-batches.ts); a file is planned up front.
-  const chunks = await clock.time('split', async () => (resumed ? resumed.state.chunks : input.streaming ? [] : planChunks(options, input.identity.size)));
+  const noSplit = { chunks: resumed?.state.chunks ?? [], warnings: [] };
+  const split = await clock.time('split', async () => (resumed || input.streaming ? noSplit : planChunks(options, input.identity.size, server.versionNum)));
+  const { chunks } = split;
+  warnings.push(...split.warnings);
   const strategy = chooseStrategy({
     server,
     durability: options.durability,

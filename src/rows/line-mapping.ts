@@ -30,7 +30,10 @@ export interface RecordLocation {
   nextLine: number;
 }
 
-/** Every record of one COPY stream, with the server's count for it. */
+/**
+ * Every record of one COPY stream, with the server's count for it. Physical lines count the line-end
+ * byte of the stream's style (CR in a CR-only stream, LF otherwise), as the split scan does.
+ */
 export function simulateServerLines(data: Buffer, syntax: RecordSyntax): RecordLocation[] {
   const csv = syntax.format === 'csv';
   const quote = syntax.quote;
@@ -39,15 +42,22 @@ export function simulateServerLines(data: Buffer, syntax: RecordSyntax): RecordL
   const records: RecordLocation[] = [];
   let eol: 'unknown' | 'nl' | 'crnl' | 'cr' = 'unknown';
   let serverLine = 0;
-  let physicalLine = 1;
+  let lineFeeds = 0;
+  let carriageReturns = 0;
+  const physicalLine = () => 1 + (eol === 'cr' ? carriageReturns : lineFeeds);
+  const count = (c: number) => {
+    if (c === LF) lineFeeds++;
+    else if (c === CR) carriageReturns++;
+  };
   let i = 0;
   while (i < data.length) {
-    const record: RecordLocation = { offset: i, line: physicalLine, serverLine: ++serverLine, nextLine: physicalLine };
+    const line = physicalLine();
+    const record: RecordLocation = { offset: i, line, serverLine: ++serverLine, nextLine: line };
     let inQuote = false;
     let lastWasEscape = false;
     for (; i < data.length; i++) {
       const c = data[i];
-      if (c === LF) physicalLine++;
+      count(c);
       if (csv) {
         if (inQuote && c === escape) lastWasEscape = !lastWasEscape;
         if (c === quote && !lastWasEscape) inQuote = !inQuote;
@@ -55,9 +65,9 @@ export function simulateServerLines(data: Buffer, syntax: RecordSyntax): RecordL
         if (inQuote && c === (eol === 'nl' ? LF : CR)) serverLine++;
         if (inQuote) continue;
       } else if (c === BACKSLASH) {
-        // Text format: the next byte is data, whatever it is (an escaped LF does not end the record).
+        // Text format: the next byte is data, whatever it is (an escaped line end does not end the record).
         i++;
-        if (data[i] === LF) physicalLine++;
+        if (i < data.length) count(data[i]);
         continue;
       }
       if (c === CR) {
@@ -70,12 +80,15 @@ export function simulateServerLines(data: Buffer, syntax: RecordSyntax): RecordL
         }
       } else if (c === LF) {
         if (eol === 'unknown') eol = 'nl';
-        i++;
-        break;
+        // In a CR-only stream an unquoted LF is refused (22P04) inside the record, which runs on to the CR.
+        if (eol !== 'cr') {
+          i++;
+          break;
+        }
       }
     }
     record.serverLine = serverLine;
-    record.nextLine = physicalLine;
+    record.nextLine = physicalLine();
     records.push(record);
   }
   return records;

@@ -52,12 +52,12 @@ export function ledgerName(stage: QualifiedName): QualifiedName {
 
 export function createLedgerSql(ledger: QualifiedName, meta: RunMeta, chunks: readonly Chunk[]): string[] {
   const statements = [
-    `CREATE TABLE ${qualified(ledger)} (chunk int PRIMARY KEY, start_byte bigint NOT NULL, end_byte bigint NOT NULL, line bigint NOT NULL, rows bigint, rejects jsonb)`,
+    `CREATE TABLE ${qualified(ledger)} (chunk int PRIMARY KEY, start_byte bigint NOT NULL, end_byte bigint NOT NULL, line bigint NOT NULL, first_record bigint NOT NULL, records bigint NOT NULL, rows bigint, rejects jsonb)`,
     `COMMENT ON TABLE ${qualified(ledger)} IS ${quoteLiteral(JSON.stringify(meta))}`,
   ];
   if (chunks.length > 0) {
-    const values = chunks.map((c) => `(${c.index}, ${c.start}, ${c.end}, ${c.line})`).join(', ');
-    statements.push(`INSERT INTO ${qualified(ledger)} (chunk, start_byte, end_byte, line) VALUES ${values}`);
+    const values = chunks.map((c) => `(${c.index}, ${c.start}, ${c.end}, ${c.line}, ${c.firstRecord}, ${c.records})`).join(', ');
+    statements.push(`INSERT INTO ${qualified(ledger)} (chunk, start_byte, end_byte, line, first_record, records) VALUES ${values}`);
   }
   return statements;
 }
@@ -114,12 +114,15 @@ export interface ResumeState {
 }
 
 export async function readResumeState(client: pg.Client, run: LeftoverRun): Promise<ResumeState> {
-  const { rows } = await client.query<{ chunk: number; start_byte: string; end_byte: string; line: string; rows: string | null; rejects: RejectedRecord[] | null }>(
-    `SELECT chunk, start_byte, end_byte, line, rows, rejects FROM ${qualified(run.ledger)} ORDER BY chunk`,
+  const { rows } = await client.query<{ chunk: number; start_byte: string; end_byte: string; line: string; first_record: string; records: string; rows: string | null; rejects: RejectedRecord[] | null }>(
+    `SELECT chunk, start_byte, end_byte, line, first_record, records, rows, rejects FROM ${qualified(run.ledger)} ORDER BY chunk`,
   );
   const state: ResumeState = { chunks: [], done: new Set(), rowsDone: 0, rejects: [], recordsPerChunk: new Map(), stageIntact: true, stageLogged: true };
   for (const row of rows) {
-    state.chunks.push({ index: row.chunk, start: Number(row.start_byte), end: Number(row.end_byte), line: Number(row.line) });
+    state.chunks.push({
+      index: row.chunk, start: Number(row.start_byte), end: Number(row.end_byte), line: Number(row.line),
+      firstRecord: Number(row.first_record), records: Number(row.records),
+    });
     if (row.rows === null) continue;
     state.done.add(row.chunk);
     state.rowsDone += Number(row.rows);

@@ -70,9 +70,9 @@ async function copyChunk(client: pg.Client, file: string, layout: BinaryLayout, 
 /** Chunks as load.ts plans them, with tuple numbers in place of line numbers. */
 function planChunks(layout: BinaryLayout): Chunk[] {
   return buildChunks(
-    { offset: layout.dataStart, line: 1 },
-    layout.dataEnd,
-    layout.starts.map(({ offset, tuple }) => ({ offset, line: tuple })),
+    { offset: layout.dataStart, line: 1, records: 0 },
+    { offset: layout.dataEnd, line: layout.tuples + 1, records: layout.tuples },
+    layout.starts.map(({ offset, tuple }) => ({ offset, line: tuple, records: tuple - 1 })),
   );
 }
 

@@ -22,6 +22,7 @@ const DOUBLE_QUOTE = 0x22;
 const SINGLE_QUOTE = 0x27;
 const BACKSLASH = 0x5c;
 const LF = 0x0a;
+const CR = 0x0d;
 /** A value the int column refuses: the server then names that record's line. */
 const BAD_VALUE = 'x';
 const COLUMNS = ['a', 'n', 'b'];
@@ -136,10 +137,23 @@ async function copy(sql: string, data: Buffer): Promise<{ rows: number } | { err
   }
 }
 
+/** The physical line at `offset`, counting the line ends of the stream's style: CR in a CR-only stream
+ * (its first unquoted line end is a CR not followed by LF), else LF. */
 function lineAt(data: Buffer, offset: number): number {
+  const lineEnd = isCrOnly(data) ? CR : LF;
   let line = 1;
-  for (let i = 0; i < offset; i++) if (data[i] === LF) line++;
+  for (let i = 0; i < offset; i++) if (data[i] === lineEnd) line++;
   return line;
+}
+
+function isCrOnly(data: Buffer): boolean {
+  let inQuotes = false;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] === DOUBLE_QUOTE) inQuotes = !inQuotes;
+    else if (!inQuotes && data[i] === LF) return false;
+    else if (!inQuotes && data[i] === CR) return data[i + 1] !== LF;
+  }
+  return false;
 }
 
 describe.each(fixtures.map((fixture, i) => ({ ...fixture, table: `t${i}` })))('$name', ({ table, options, syntax, records }) => {

@@ -10,8 +10,13 @@
  * Only tuple and field headers are read; field bytes are skipped by their length, so the walk costs
  * per field, not per byte. The checks follow the server's (ReceiveCopyBinaryHeader and NextCopyFrom in
  * src/backend/commands/copyfromparse.c), so a file the server would refuse fails here, before any chunk
- * is sent, naming the byte; two are stricter: every tuple must have the first one's field count (the
- * server compares with the table's column count), and the trailer may not be left out.
+ * is sent, naming the byte; one is stricter: every tuple must have the first one's field count (the
+ * server compares with the table's column count).
+ *
+ * The trailer is optional, as it is to the server: COPY stops at the end of the data when the next field
+ * count is not all there (CopyGetInt16 fails: "EOF detected"), so a file without its trailer, or cut at a
+ * tuple boundary, or even one byte into the next field count, loads the tuples it holds; tried on
+ * PostgreSQL 15.18 and 18.4. A file cut inside a tuple is "unexpected EOF in COPY data" there and here.
  */
 import { PloaderError } from '../../errors.ts';
 import { DEFAULT_SCAN_BLOCK_BYTES, readFileInBlocks } from './file-blocks.ts';
@@ -27,6 +32,10 @@ export interface BinaryLayout {
    * (at dataEnd: tuples + 1, the number the next tuple would have). */
   starts: Array<{ offset: number; tuple: number }>;
   tuples: number;
+  /** How the data ended: with the trailer; at the end of the file; or with `strayBytes` (one byte of a
+   * field count) that COPY ignores. */
+  ending: 'trailer' | 'end of file' | 'stray bytes';
+  strayBytes: number;
 }
 
 export const BINARY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
@@ -103,13 +112,12 @@ export class BinaryTupleScanner {
     if (this.phase === 'fixed header' || this.phase === 'extension') {
       throw this.error(end, `the file ends inside the header (${this.headerBytes} of ${this.headerLength} bytes) — ${HINT}`);
     }
-    if (this.phase === 'field count' && this.integerBytes === 0) {
-      throw this.error(end, `the file ends after tuple ${this.tuples} without the trailer (int16 -1) — was it cut short?`);
-    }
+    let ending: BinaryLayout['ending'] = 'trailer';
     if (this.phase === 'field count') {
-      throw this.error(this.tupleStart, `the file ends at byte ${end}, inside the field count of tuple ${this.tuples + 1} (or the trailer) — was it cut short?`);
-    }
-    if (this.phase !== 'after trailer') {
+      // No trailer: the data ends where the next field count would start, as COPY ends it.
+      ending = this.integerBytes === 0 ? 'end of file' : 'stray bytes';
+      this.dataEnd = this.integerBytes === 0 ? end : this.tupleStart;
+    } else if (this.phase !== 'after trailer') {
       const field = this.fieldCount - this.fieldsLeft + 1;
       throw this.error(
         this.fieldStart,
@@ -118,7 +126,10 @@ export class BinaryTupleScanner {
     }
     this.resolveTargetsUpTo(Infinity, this.dataEnd, this.tuples + 1);
     const header = Buffer.concat(this.headerParts, this.headerLength);
-    return { header, dataStart: header.length, dataEnd: this.dataEnd, starts: this.starts.map((s) => ({ ...s })), tuples: this.tuples };
+    return {
+      header, dataStart: header.length, dataEnd: this.dataEnd, starts: this.starts.map((s) => ({ ...s })), tuples: this.tuples,
+      ending, strayBytes: ending === 'stray bytes' ? end - this.dataEnd : 0,
+    };
   }
 
   /**

@@ -1,24 +1,23 @@
 /**
  * The I/O shell around RecordBoundaryScanner: reads a file front to back into one reused buffer.
- * The whole prefix up to the last target must be read, because a quote anywhere before a target
- * decides whether an LF after it ends a record, and line numbers count every LF before it.
+ * The whole file is read (up to an end-of-data marker): a quote anywhere before a target decides
+ * whether a line end after it ends a record, line numbers and record counts count every line end
+ * before it, and a line end of the wrong style or a bad marker may be anywhere.
  */
 import { DEFAULT_SCAN_BLOCK_BYTES, readFileInBlocks } from './file-blocks.ts';
-import { RecordBoundaryScanner, type RecordStart } from './record-boundaries.ts';
-import type { RecordSyntax } from './record-syntax.ts';
+import { RecordBoundaryScanner, type RecordScan } from './record-boundaries.ts';
+import { LENIENT_SCAN, type RecordSyntax, type ScanRules } from './record-syntax.ts';
 
 export { DEFAULT_SCAN_BLOCK_BYTES };
 
-/** For each target offset, the first record start at or after it; see RecordBoundaryScanner. */
-export async function scanFileRecordStarts(
+/** For each target offset, the first record start at or after it, and where the data ends; see RecordBoundaryScanner. */
+export async function scanFileRecords(
   path: string,
   syntax: RecordSyntax,
   targets: readonly number[],
-  blockBytes = DEFAULT_SCAN_BLOCK_BYTES,
-): Promise<RecordStart[]> {
-  const scanner = new RecordBoundaryScanner(syntax, targets);
-  // Stopping early is only safe once every target has a real record start: a target past the last
-  // one gets the end of input, which needs the file's full size and LF count.
-  await readFileInBlocks(path, blockBytes, (block) => scanner.push(block), () => scanner.allTargetsFound);
+  { rules = LENIENT_SCAN, blockBytes = DEFAULT_SCAN_BLOCK_BYTES }: { rules?: ScanRules; blockBytes?: number } = {},
+): Promise<RecordScan> {
+  const scanner = new RecordBoundaryScanner(syntax, targets, rules);
+  await readFileInBlocks(path, blockBytes, (block) => scanner.push(block), () => scanner.done);
   return scanner.finish();
 }

@@ -3,10 +3,10 @@
  * and the chunker end to end on a nasty CSV cut at every chunk size.
  */
 import { describe, expect, it } from 'vitest';
-import { buildChunks, chunkTargets, CHUNKS_PER_WORKER, defaultChunkBytes, MAX_DEFAULT_CHUNK_BYTES, MIN_DEFAULT_CHUNK_BYTES, type Chunk } from '../../../src/plan/chunks.ts';
+import { buildChunks, chunkTargets, CHUNKS_PER_WORKER, defaultChunkBytes, MAX_DEFAULT_CHUNK_BYTES, MIN_DEFAULT_CHUNK_BYTES, type Chunk, type Cut } from '../../../src/plan/chunks.ts';
 import { chooseStrategy, type StrategyInput } from '../../../src/plan/strategy.ts';
 import { stagingTableName } from '../../../src/stage/stage.ts';
-import { findRecordStarts } from '../../../src/input/scan/record-boundaries.ts';
+import { findRecordStarts, scanRecords } from '../../../src/input/scan/record-boundaries.ts';
 import type { RecordSyntax } from '../../../src/input/scan/record-syntax.ts';
 
 const MB = 1 << 20;
@@ -52,45 +52,39 @@ describe('chunkTargets', () => {
 });
 
 describe('buildChunks', () => {
-  const at = (offset: number, line: number) => ({ offset, line });
+  /** A cut at `offset` on `line` with `records` records before it. */
+  const at = (offset: number, line: number, records = line - 1) => ({ offset, line, records });
+  const chunk = (start: number, end: number, line: number, firstRecord: number, records: number) => ({ start, end, line, firstRecord, records });
 
-  it.each<[string, { offset: number; line: number }, number, Array<{ offset: number; line: number }>, Array<Omit<Chunk, 'index'>>]>([
-    ['one chunk without starts', at(0, 1), 10, [], [{ start: 0, end: 10, line: 1 }]],
-    ['a chunk per distinct start', at(0, 1), 10, [at(4, 2), at(7, 3)], [
-      { start: 0, end: 4, line: 1 },
-      { start: 4, end: 7, line: 2 },
-      { start: 7, end: 10, line: 3 },
+  it.each<[string, Cut, Cut, Cut[], Array<Omit<Chunk, 'index'>>]>([
+    ['one chunk without starts', at(0, 1), at(10, 4, 3), [], [chunk(0, 10, 1, 0, 3)]],
+    ['a chunk per distinct start', at(0, 1), at(10, 4, 3), [at(4, 2), at(7, 3)], [chunk(0, 4, 1, 0, 1), chunk(4, 7, 2, 1, 1), chunk(7, 10, 3, 2, 1)]],
+    ['targets that found the same start collapse (a record longer than a chunk)', at(0, 1), at(10, 5, 2), [at(6, 4, 1), at(6, 4, 1), at(6, 4, 1)], [
+      chunk(0, 6, 1, 0, 1),
+      chunk(6, 10, 4, 1, 1),
     ]],
-    ['targets that found the same start collapse (a record longer than a chunk)', at(0, 1), 10, [at(6, 4), at(6, 4), at(6, 4)], [
-      { start: 0, end: 6, line: 1 },
-      { start: 6, end: 10, line: 4 },
+    ['a start at the data end closes the last chunk', at(0, 1), at(10, 3), [at(5, 2), at(10, 3), at(10, 3)], [chunk(0, 5, 1, 0, 1), chunk(5, 10, 2, 1, 1)]],
+    ['header offset: the first chunk starts after the header, whose record is not counted', at(8, 2), at(20, 4), [at(14, 3)], [
+      chunk(8, 14, 2, 0, 1),
+      chunk(14, 20, 3, 1, 1),
     ]],
-    ['a start at the end of the file closes the last chunk', at(0, 1), 10, [at(5, 2), at(10, 3), at(10, 3)], [
-      { start: 0, end: 5, line: 1 },
-      { start: 5, end: 10, line: 2 },
+    ['a start at the data start is not a second chunk', at(8, 2), at(20, 4), [at(8, 2), at(14, 3)], [chunk(8, 14, 2, 0, 1), chunk(14, 20, 3, 1, 1)]],
+    ['starts inside the header are ignored', at(8, 2), at(20, 4), [at(3, 1), at(14, 3)], [chunk(8, 14, 2, 0, 1), chunk(14, 20, 3, 1, 1)]],
+    ['an end-of-data marker ends the last chunk before the end of the file', at(0, 1), at(12, 3), [at(6, 2), at(12, 3), at(18, 4)], [
+      chunk(0, 6, 1, 0, 1),
+      chunk(6, 12, 2, 1, 1),
     ]],
-    ['header offset: the first chunk starts after the header', at(8, 2), 20, [at(14, 3)], [
-      { start: 8, end: 14, line: 2 },
-      { start: 14, end: 20, line: 3 },
-    ]],
-    ['a start at the data start is not a second chunk', at(8, 2), 20, [at(8, 2), at(14, 3)], [
-      { start: 8, end: 14, line: 2 },
-      { start: 14, end: 20, line: 3 },
-    ]],
-    ['starts inside the header are ignored', at(8, 2), 20, [at(3, 1), at(14, 3)], [
-      { start: 8, end: 14, line: 2 },
-      { start: 14, end: 20, line: 3 },
-    ]],
-  ])('%s', (_, dataStart, size, starts, expected) => {
-    expect(buildChunks(dataStart, size, starts)).toEqual(expected.map((chunk, index) => ({ index, ...chunk })));
+    ['a last record without a line end counts', at(0, 1), at(9, 2, 2), [at(5, 2)], [chunk(0, 5, 1, 0, 1), chunk(5, 9, 2, 1, 1)]],
+  ])('%s', (_, dataStart, dataEnd, starts, expected) => {
+    expect(buildChunks(dataStart, dataEnd, starts)).toEqual(expected.map((c, index) => ({ index, ...c })));
   });
 
   it.each([
-    ['empty file', at(0, 1), 0, []],
-    ['a header and nothing after it', at(12, 2), 12, [at(12, 2)]],
-    ['a header that is the whole file, without a newline', at(9, 1), 9, []],
-  ])('no chunks for %s', (_, dataStart, size, starts) => {
-    expect(buildChunks(dataStart, size, starts)).toEqual([]);
+    ['empty file', at(0, 1), at(0, 1), []],
+    ['a header and nothing after it', at(12, 2), at(12, 2), [at(12, 2)]],
+    ['a header that is the whole file, without a newline', at(9, 1, 1), at(9, 1, 1), []],
+  ])('no chunks for %s', (_, dataStart, dataEnd, starts) => {
+    expect(buildChunks(dataStart, dataEnd, starts)).toEqual([]);
   });
 });
 
@@ -198,11 +192,11 @@ function referenceRecordStarts(data: Buffer, quote: number): Array<{ offset: num
   return starts;
 }
 
-/** Plans chunks as load.ts does: header end found by the scanner, targets from the data start. */
+/** Plans chunks as split.ts does: header end found by the scanner, targets from the data start. */
 function planChunks(data: Buffer, chunkBytes: number, header: boolean): { dataStart: number; chunks: Chunk[] } {
-  const dataStart = header ? findRecordStarts(data, CSV, [1])[0] : { offset: 0, line: 1 };
-  const starts = findRecordStarts(data, CSV, chunkTargets(dataStart.offset, data.length, chunkBytes));
-  return { dataStart: dataStart.offset, chunks: buildChunks(dataStart, data.length, starts) };
+  const dataStart = header ? findRecordStarts(data, CSV, [1])[0] : { offset: 0, line: 1, records: 0 };
+  const { starts, end } = scanRecords(data, CSV, chunkTargets(dataStart.offset, data.length, chunkBytes));
+  return { dataStart: dataStart.offset, chunks: buildChunks(dataStart, end, starts) };
 }
 
 describe.each([
@@ -230,6 +224,11 @@ describe.each([
       const records = reference.filter((start) => start.offset >= dataStart && start.offset < data.length);
       const fromChunks = chunks.flatMap((chunk) => records.filter((r) => r.offset >= chunk.start && r.offset < chunk.end));
       expect(fromChunks).toEqual(records);
+      // Each chunk's record count and first record number, as the reference numbers them.
+      chunks.forEach((chunk) => {
+        const inChunk = records.filter((r) => r.offset >= chunk.start && r.offset < chunk.end);
+        expect({ firstRecord: chunk.firstRecord, records: chunk.records }).toEqual({ firstRecord: records.indexOf(inChunk[0]), records: inChunk.length });
+      });
       expect(Buffer.concat(chunks.map((c) => data.subarray(c.start, c.end)))).toEqual(data.subarray(dataStart));
     }
   });

@@ -35,7 +35,10 @@ describe('simulateServerLines', () => {
     ['csv: doubled quotes stay inside the field', CSV, 'h\n"a""\nb"\nc\n', [[0, 1, 1], [2, 2, 3], [10, 4, 4]]],
     ['csv CRLF: quoted CRLF counts once', CSV, 'a\r\n"b\r\nc"\r\nd\r\n', [[0, 1, 1], [3, 2, 3], [11, 4, 4]]],
     ['csv CRLF: a quoted bare LF is not counted', CSV, 'a\r\n"b\nc"\r\nd\r\n', [[0, 1, 1], [3, 2, 2], [10, 4, 3]]],
-    ['csv CR: records end at CR', CSV, 'a\r"b\rc"\rd\r', [[0, 1, 1], [2, 1, 3], [8, 1, 4]]],
+    // A CR-only stream counts its lines by CR, as an editor that takes CR as the line end does.
+    ['csv CR: records end at CR, lines count CRs', CSV, 'a\r"b\rc"\rd\r', [[0, 1, 1], [2, 2, 3], [8, 4, 4]]],
+    ['csv CR: an unquoted LF stays inside its record (the server refuses it)', CSV, 'a\rb\nc\rd\r', [[0, 1, 1], [2, 2, 2], [6, 3, 3]]],
+    ['text CR: an escaped CR does not end the record', TEXT, 'a\\\rb\rc\r', [[0, 1, 1], [5, 3, 2]]],
     ['csv ESCAPE \\: an escaped quote does not close the field', CSV_BACKSLASH_ESCAPE, 'x\n"a\\"\nb"\nc\n', [[0, 1, 1], [2, 2, 3], [10, 4, 4]]],
     ['csv ESCAPE \\: an escaped escape does', CSV_BACKSLASH_ESCAPE, 'x\n"a\\\\"\nb\n', [[0, 1, 1], [2, 2, 2], [8, 3, 3]]],
     ['csv ESCAPE \\: ordinary outside quotes', CSV_BACKSLASH_ESCAPE, 'a\\"\nb"\nc\n', [[0, 1, 1], [7, 3, 2]]],
@@ -52,13 +55,6 @@ describe('simulateServerLines', () => {
     expect(simulateServerLines(Buffer.from(input), CSV)).toMatchObject(locations([[0, 1, 1], [2, 2, 5002], [10_005, 5003, 5003]]));
   });
 
-  // BUG: once the stream's line ending is known to be LF, the server refuses an unquoted CR ("unquoted
-  // carriage return found in data", SQLSTATE 22P04, on that record's line) instead of ending the record
-  // there; the simulation ends a record at it (src/rows/line-mapping.ts, the `if (c === CR)` branch). With
-  // --max-errors the reject then holds only the bytes up to the CR, and the rest of the physical line is
-  // loaded as a row of its own. The same holds for a bare LF after CRLF was seen, or a bare CR after CRLF.
-  // Fix: end a record at CR only while eol is 'unknown' or 'cr' (and at CR LF while 'crnl'); otherwise keep
-  // scanning to the line end the stream uses, so the whole physical line is the bad record.
   it('csv: a stray CR in an LF file stays inside its record, as the server refuses the whole line', () => {
     expect(simulateServerLines(Buffer.from('1,a\n2,b\r3,c\n4,d\n'), CSV).map((r) => r.offset)).toEqual([0, 4, 12]);
   });
