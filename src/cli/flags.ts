@@ -5,7 +5,7 @@
  * command line says them in its own.
  */
 import type { Options } from 'yargs';
-import { FORMATS, ON_CONFLICT_MODES, PUBLISH_CHOICES, type LoadOptions } from '../options.ts';
+import { CREATE_VALUES, FORMATS, HEADER_VALUES, ON_CONFLICT_MODES, PUBLISH_CHOICES, type LoadOptions } from '../options.ts';
 
 export const GROUPS = ['Input', 'Table and columns', 'COPY options', 'Parallelism', 'Bad rows', 'Recovery', 'Output', 'Connection'] as const;
 export type Group = (typeof GROUPS)[number];
@@ -15,14 +15,32 @@ export interface Flag {
   group: Group;
   /** The LoadOptions key it sets, if it is one. */
   option?: keyof LoadOptions;
+  /**
+   * A switch that may take one of these words as its value (`--header`, `--header match`): given
+   * alone it is `true`, and the argument after it stays an argument (see withOptionalValues).
+   */
+  optionalValues?: readonly string[];
   definition: Options;
 }
 
 export const FLAGS: readonly Flag[] = [
   { name: 'format', group: 'Input', option: 'format', definition: { type: 'string', choices: FORMATS, describe: 'COPY FORMAT (default: csv for .csv, binary for .bin/.pgcopy, else text)' } },
-  { name: 'header', group: 'Input', option: 'header', definition: { type: 'boolean', describe: 'skip the first line (a header)' } },
+  {
+    name: 'header',
+    group: 'Input',
+    option: 'header',
+    optionalValues: HEADER_VALUES as string[],
+    definition: { type: 'string', describe: 'the first line is a header: skip it; "--header match": and check that it names the columns in order, as COPY\'s HEADER MATCH; "--header names": take the columns from it, in any order' },
+  },
   { name: 'table', group: 'Table and columns', option: 'table', definition: { alias: 't', type: 'string', describe: 'target table, schema-qualified allowed (default: the file name)' } },
-  { name: 'columns', group: 'Table and columns', option: 'columns', definition: { type: 'string', describe: 'comma-separated columns in the file (others get defaults)' } },
+  { name: 'columns', group: 'Table and columns', option: 'columns', definition: { type: 'string', describe: 'comma-separated columns in the file (others get defaults); default: all, or those without a default when line 1 has that many fields' } },
+  {
+    name: 'create',
+    group: 'Table and columns',
+    option: 'create',
+    optionalValues: CREATE_VALUES as string[],
+    definition: { type: 'string', describe: 'create the table from the file (names from the header or column1..N, types inferred); "--create if-missing": only when it does not exist' },
+  },
   { name: 'truncate', group: 'Table and columns', option: 'truncate', definition: { type: 'boolean', describe: 'replace the rows of the target instead of appending' } },
   { name: 'delimiter', group: 'COPY options', option: 'delimiter', definition: { type: 'string', describe: 'COPY DELIMITER' } },
   { name: 'quote', group: 'COPY options', option: 'quote', definition: { type: 'string', describe: 'COPY QUOTE (csv)' } },
@@ -72,15 +90,32 @@ export function inFlagNames(message: string): string {
 }
 
 /**
+ * Switches with an optional value, spelled for yargs: `--header` alone becomes `--header=true`, so that
+ * the argument after it (the file) is not taken for its value; `--header match` stays as it is.
+ */
+export function withOptionalValues(args: readonly string[]): string[] {
+  const end = args.includes('--') ? args.indexOf('--') : args.length;
+  return args.map((arg, i) => {
+    const flag = i < end && FLAGS.find((f) => f.optionalValues && arg === `--${f.name}`);
+    return flag && !flag.optionalValues!.includes(args[i + 1]) ? `${arg}=true` : arg;
+  });
+}
+
+/** A switch's value as the library takes it: `true`/`false` for the bare switch, the word otherwise. */
+export function optionalValue(value: unknown): unknown {
+  return value === 'true' ? true : value === 'false' ? false : value;
+}
+
+/**
  * yargs turns a flag given twice into a list; a person meant one value. Names the first such flag,
  * with what was given, or undefined.
  */
 export function repeatedFlag(argv: Record<string, unknown>, args: readonly string[]): string | undefined {
   for (const flag of FLAGS) {
     const value = argv[flag.name];
-    if (Array.isArray(value)) return `--${flag.name} was given ${value.length} times (${value.map((v) => JSON.stringify(v)).join(', ')}): give it once`;
+    if (Array.isArray(value) && !flag.optionalValues) return `--${flag.name} was given ${value.length} times (${value.map((v) => JSON.stringify(v)).join(', ')}): give it once`;
     // yargs keeps one value of a repeated boolean: count the switches as typed (before a lone --).
-    if (flag.definition.type === 'boolean') {
+    if (flag.definition.type === 'boolean' || flag.optionalValues) {
       const spellings = [`--${flag.name}`, `--no-${flag.name}`, ...[flag.definition.alias ?? []].flat().map((a) => (a.length === 1 ? `-${a}` : `--${a}`))];
       const end = args.includes('--') ? args.indexOf('--') : args.length;
       const given = args.slice(0, end).filter((arg) => spellings.includes(arg.split('=')[0]));

@@ -67,7 +67,7 @@ async function* fileRange(file: string, start: number, end: number): AsyncGenera
 /** A stream, header skipped, cut into record-aligned batches only to drop the header: sent as it comes. */
 async function* streamBatches(plan: LoadPlan): AsyncGenerator<Buffer> {
   const { options } = plan;
-  for await (const batch of recordBatches(openInputStream(options.file), syntaxOf(options), options.chunkBytes ?? DEFAULT_STREAM_BATCH_BYTES, options.header)) {
+  for await (const batch of recordBatches(plan.input.stream ?? openInputStream(options.file), syntaxOf(options), options.chunkBytes ?? DEFAULT_STREAM_BATCH_BYTES, options.header)) {
     if (batch.data) yield batch.data;
   }
 }

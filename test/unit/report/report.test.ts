@@ -27,6 +27,8 @@ function report(overrides: Partial<LoadReport> = {}): LoadReport {
     wallMs: 12_500,
     phases: { split: 100, load: 9_000, durable: 1_500, indexes: 1_800, publish: 100 },
     strategy: SWAP,
+    columns: ['username', 'link', 'score'],
+    defaulted: ['voteid'],
     warnings: [],
     ...overrides,
   };
