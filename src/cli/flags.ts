@@ -73,11 +73,12 @@ export const FLAGS: readonly Flag[] = [
 
 /** Examples for --help; each works on the README's seed table `votes` (test/integration/cli-help.test.ts runs them). */
 export const EXAMPLES: ReadonlyArray<[command: string, what: string]> = [
-  ['ploader --columns username,link,score votes.csv', 'load votes.csv into table votes (connection from PG* variables)'],
-  ['ploader -d postgres://me@db.example.com/app -j 8 --columns username,link,score votes.csv', 'the same over 8 sessions, to the server a URL names'],
-  ['ploader -t public.votes --truncate --columns username,link,score votes.csv', 'replace the rows of public.votes'],
-  ['ploader --max-errors 100 --columns username,link,score votes.csv', 'set up to 100 bad rows aside in votes.csv.rejects'],
-  ['ploader --dry-run --columns username,link,score votes.csv', 'show the plan, load nothing'],
+  ['ploader votes.csv', 'load votes.csv into table votes: its 3 fields are the columns without a default (voteid is the serial\'s); connection from PG* variables'],
+  ['ploader -d postgres://me@db.example.com/app -j 8 votes.csv', 'the same over 8 sessions, to the server a URL names'],
+  ['ploader -t public.votes --truncate --columns username,link,score votes.csv', 'replace the rows of public.votes, the file\'s columns named'],
+  ['ploader --max-errors 100 votes.csv', 'set up to 100 bad rows aside in votes.csv.rejects'],
+  ['ploader --dry-run votes.csv', 'show the plan, load nothing'],
+  ['ploader --create -t votes_copy votes.csv', 'create table votes_copy from the file (column1..3, types inferred) with its rows'],
   ['ploader --cleanup --dry-run -t votes', 'list what interrupted loads of votes left behind'],
 ];
 
