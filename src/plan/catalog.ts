@@ -225,7 +225,7 @@ async function resolveTable(client: pg.Client, name: string): Promise<number> {
   if (oid === null) {
     throw new PloaderError(
       'TARGET_INVALID',
-      `table ${name} does not exist (looked up as PostgreSQL does, with the search_path; quote mixed-case names: "MyTable") — create it first, or pass --table`,
+      `table ${name} does not exist (looked up as PostgreSQL does, with the search_path; quote mixed-case names: "MyTable") — create it first, let ploader make it from the file with --create, or pass --table`,
     );
   }
   return Number(oid);

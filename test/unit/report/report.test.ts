@@ -113,6 +113,24 @@ describe('formatPlan', () => {
   };
   const dryRun = (overrides: Partial<LoadReport> = {}) => report({ dryRun: true, rows: 0, bytes: 2048, chunks: 2, plan, ...overrides });
 
+  it('says which columns the file feeds and which defaults fill', () => {
+    const text = formatPlan(dryRun());
+    expect(text).toMatch(/^columns: username, link, score$/m);
+    expect(text).toMatch(/^defaults: voteid \(not in the file: filled by its default\)$/m);
+    expect(formatPlan(dryRun({ defaulted: [] }))).not.toMatch(/^defaults:/m);
+    expect(formatPlan(dryRun({ defaulted: ['voteid', 'at'] }))).toMatch(/^defaults: voteid, at \(not in the file: filled by their defaults\)$/m);
+  });
+
+  it('prints the CREATE TABLE of --create, and its publish by rename', () => {
+    const create: Strategy = { publish: 'create', loggedStage: true, setLoggedBeforeIndexes: false, buildIndexesOnStage: false, truncate: false, reason: 'the table does not exist' };
+    const createTable = 'CREATE TABLE "public"."votes" ("username" text, "link" text, "score" smallint)';
+    const text = formatPlan(dryRun({ strategy: create, defaulted: [], createTable, plan: { ...plan, steps: { durable: [], indexes: [], foreignKeys: [] } } }));
+    expect(text).toMatch(/^create: CREATE TABLE "public"\."votes" \("username" text, "link" text, "score" smallint\)$/m);
+    expect(text).toMatch(/^stage: .* \(LOGGED\)$/m);
+    expect(text).toMatch(/^publish: one transaction: rename the stage to public\.votes, drop its ledger$/m);
+    expect(formatReport(report({ strategy: create, createTable }))).toMatch(/^created +CREATE TABLE "public"\."votes" /m);
+  });
+
   it('lists every chunk with its byte range and first line', () => {
     const text = formatPlan(dryRun());
     expect(text).toMatch(/^chunks: 2 over 2 workers$/m);
