@@ -145,8 +145,12 @@ export function createNewTableStageSql(definition: TableDefinition, stage: Quali
   return [`CREATE TABLE ${qualified(stage)} ${columnDefinitionsSql(definition.columns)}`, stageCommentSql(stage, runId, `the new table ${qualified(definition.table)}`)];
 }
 
-/** The facts of the table to be created, as the plan's other steps read a target's. */
-export function newTargetFacts(definition: TableDefinition, owner: string): TargetFacts {
+/** The table to be created as the plan's other steps see a target: its facts, and the file feeding all its columns. */
+export function newTableColumns(definition: TableDefinition, owner: string): { target: TargetFacts; columns: string[]; defaulted: string[] } {
+  return { target: newTargetFacts(definition, owner), columns: definition.columns.map((c) => c.name), defaulted: [] };
+}
+
+function newTargetFacts(definition: TableDefinition, owner: string): TargetFacts {
   return {
     oid: 0,
     table: definition.table,

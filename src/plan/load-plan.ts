@@ -8,7 +8,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { readServerFacts, readTargetFacts, resolveTargetName, type ResolvedTable, type ServerFacts, type TargetFacts } from './catalog.ts';
 import type { Chunk } from './chunks.ts';
-import { claimNewTable, defineNewTable, HEAD_SAMPLE_BYTES, newTargetFacts } from './create-target.ts';
+import { claimNewTable, defineNewTable, HEAD_SAMPLE_BYTES, newTableColumns } from './create-target.ts';
 import { resolveFileColumns } from './file-columns.ts';
 import { checkCopyOptions } from './preflight.ts';
 import { columnDefinitionsSql, type TableDefinition } from './table-definition.ts';
@@ -115,8 +115,7 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
   // A stream is cut into batches as it is read (stream-batches.ts); a file is planned up front.
   const chunks = await clock.time('split', async () => (resumed ? resumed.state.chunks : input.streaming ? [] : planChunks(options, input.identity.size)));
   const create = newTable && (await defineNewTable(options, input, chunks, newTable.table));
-  const target = found ?? newTargetFacts(create!, newTable!.owner);
-  const { columns, defaulted } = fileColumns ?? { columns: create!.columns.map((c) => c.name), defaulted: [] };
+  const { target, columns, defaulted } = create ? newTableColumns(create, newTable.owner) : { target: found!, ...fileColumns! };
   const strategy = chooseStrategy({
     server,
     durability: options.durability,
