@@ -4,7 +4,6 @@
  * match against what the server's own COPY ... (HEADER MATCH) accepts and refuses. csv and text,
  * files and streams; every case checks the rows and that no ploader_* relation is left.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { load } from '../../src/load.ts';
 import { PloaderError } from '../../src/errors.ts';
-import { CLI, runCli } from '../support/cli.ts';
+import { pgEnvOf, runCli, runCliWithStdin } from '../support/cli.ts';
 import { ploaderRelations, tableFingerprint, useTestDatabase } from '../support/database.ts';
 import { plainCopy } from '../support/fixtures.ts';
 
@@ -34,23 +33,7 @@ const votesCsv = Array.from({ length: ROWS }, (_, i) => `${record(i).join(',')}\
 const shuffledCsv = 'score,username,link\n' + Array.from({ length: ROWS }, (_, i) => { const [u, l, s] = record(i); return `${s},${u},${l}\n`; }).join('');
 const shuffledText = 'score\tUserName\tlink\n' + Array.from({ length: ROWS }, (_, i) => `${i % 2 ? 1 : -1}\tuser_${i % 97}\tt3\\t${i}${i % 5 ? '' : '\\nsecond'}\n`).join('');
 
-function pgEnv(): NodeJS.ProcessEnv {
-  const url = new URL(db.url);
-  return { PGHOST: url.hostname, PGPORT: url.port, PGUSER: decodeURIComponent(url.username), PGPASSWORD: decodeURIComponent(url.password), PGDATABASE: decodeURIComponent(url.pathname.slice(1)), PGAPPNAME: undefined, PGSSLMODE: undefined };
-}
-
-function cliWithStdin(args: string[], input: string | Buffer): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
-
+const pgEnv = () => pgEnvOf(db.url);
 beforeEach(async () => {
   // The README's seed table, and the oracle: what \copy with the right column list gives.
   await db.client.query(`
@@ -132,7 +115,7 @@ describe('--header names', () => {
 
   it('text from standard input, a name in another case: the same table', async () => {
     const file = write('shuffled.txt', shuffledText);
-    const result = await cliWithStdin(['--db', db.url, '-t', 'votes', '--format', 'text', '--header', 'names', '--chunk-size', '8kB', '-'], shuffledText);
+    const result = await runCliWithStdin(['--db', db.url, '-t', 'votes', '--format', 'text', '--header', 'names', '--chunk-size', '8kB', '-'], shuffledText);
     expect(result.stderr).not.toMatch(/ploader:/);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^columns +score, username, link$/m);

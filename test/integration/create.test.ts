@@ -5,11 +5,10 @@
  * role, in the schema --table names; --create against an existing table; and two real processes
  * racing to create one table.
  */
-import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PloaderError } from '../../src/errors.ts';
 import { load } from '../../src/load.ts';
-import { CLI, runCli, startCli } from '../support/cli.ts';
+import { runCli, runCliWithStdin, startCli } from '../support/cli.ts';
 import { ploaderRelations, tableFingerprint, useTestDatabase } from '../support/database.ts';
 import { plainCopy, useTempDir } from '../support/fixtures.ts';
 
@@ -102,15 +101,7 @@ describe('--create: the types a file gets, and the same values as \\copy into th
   it('from standard input: types from the stream\'s head, the header read once', async () => {
     const input = 'n,when\n' + Array.from({ length: 5000 }, (_, i) => `${i},2024-01-${String((i % 28) + 1).padStart(2, '0')}\n`).join('');
     const file = write('stream.csv', input);
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, '--db', db.url, '-t', 'made', '--format', 'csv', '--header', '--create', '--chunk-size', '4kB', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(input);
-    });
+    const result = await runCliWithStdin(['--db', db.url, '-t', 'made', '--format', 'csv', '--header', '--create', '--chunk-size', '4kB', '-'], input);
     expect(result.stderr).not.toMatch(/ploader:/);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^COPY 5000$/m);
