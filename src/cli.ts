@@ -140,7 +140,7 @@ async function runLoad(argv: Argv, given: LoadOptions, embeddedUrl: string | und
     report = await load({ ...given, signal: abort.signal, onProgress: progress.onProgress });
   } catch (error) {
     if (embeddedUrl && error instanceof PloaderError && error.code === 'TARGET_INVALID') {
-      process.stderr.write(`the embedded server is up: create the table with psql '${embeddedUrl}', then run this again\n`);
+      process.stderr.write(`the embedded server is up: create the table with psql '${embeddedUrl}', then run this again (or add --create to make it from the file)\n`);
     }
     throw error;
   } finally {
