@@ -14,11 +14,11 @@
 import type pg from 'pg';
 import type { TargetFacts } from './catalog.ts';
 import type { Chunk } from './chunks.ts';
+import { RecordTypeInference } from './infer-types.ts';
 import { columnDefinitionsSql, defineTable, newColumnNames, type TableDefinition } from './table-definition.ts';
 import { qualified, quoteIdent, type QualifiedName } from '../db/sql.ts';
 import { PloaderError, serverFields } from '../errors.ts';
 import { fieldSyntaxOf, splitRecord, type FieldSyntax } from '../input/first-record.ts';
-import { RecordTypeInference } from './infer-types.ts';
 import type { InputHead } from '../input/input-head.ts';
 import type { ResolvedLoadOptions } from '../options.ts';
 import { readRange } from '../rows/line-mapping.ts';
@@ -53,15 +53,23 @@ export async function claimNewTable(sessions: RunSessions, options: ResolvedLoad
   if (name.exists) return existing(options, options.table);
   const key = [CREATE_LOCK_SPACE, qualified(name.table)];
   const { rows: [claim] } = await main.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', key);
-  if (!claim.locked) throw await beingCreated(admin, name.table);
-  // The other creator may have published between the look above and the claim.
-  const { rows: [now] } = await main.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [qualified(name.table)]);
-  if (now.exists) {
+  // Another creator may have published since the look above: its claim then goes a moment after its commit.
+  const published = await tableExists(main, name.table);
+  if (!claim.locked) {
+    if (published) return existing(options, qualified(name.table));
+    throw await beingCreated(admin, name.table);
+  }
+  if (published) {
     await main.query('SELECT pg_advisory_unlock($1, hashtext($2))', key);
     return existing(options, qualified(name.table));
   }
   await sessions.fence(undefined, () => {});
   return { table: name.table, owner: name.owner };
+}
+
+async function tableExists(client: pg.Client, table: QualifiedName): Promise<boolean> {
+  const { rows: [found] } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [qualified(table)]);
+  return found.exists;
 }
 
 function existing(options: ResolvedLoadOptions, name: string): undefined {
