@@ -48,7 +48,7 @@ export function writeStrictConsumer(dir: string): void {
   );
   writeFileSync(
     path.join(dir, 'consumer.ts'),
-    `import { load, cleanup, formatReport, PloaderError, type LoadOptions, type LoadReport, type ProgressEvent } from 'ploader';
+    `import { load, cleanup, formatReport, PloaderError, type CreateOption, type HeaderOption, type LoadOptions, type LoadReport, type ProgressEvent } from 'ploader';
 
 const options: LoadOptions = {
   file: 'votes.csv',
@@ -64,6 +64,10 @@ const options: LoadOptions = {
 try {
   const report: LoadReport = await load(options);
   console.log(formatReport(report), report.rows, report.rejected);
+  const header: HeaderOption = 'names';
+  const create: CreateOption = 'if-missing';
+  const made: LoadReport = await load({ file: 'people.csv', header, create });
+  console.log(made.columns.join(), made.defaulted.join(), made.createTable ?? 'appended');
   const cleaned = await cleanup({ table: 'votes' });
   console.log(cleaned.dropped.length);
 } catch (error) {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EXIT, reportError } from './cli/error-output.ts';
-import { EXAMPLES, FLAGS, GROUPS, repeatedFlag } from './cli/flags.ts';
+import { EXAMPLES, FLAGS, GROUPS, optionalValue, repeatedFlag, withOptionalValues } from './cli/flags.ts';
 import { parallelismWarnings } from './cli/warnings.ts';
 import { PloaderError } from './errors.ts';
 import { defaultTableName, parseByteSize, parseDuration, parseMaxErrors, type LoadOptions } from './options.ts';
@@ -22,7 +22,7 @@ const integerOrAsGiven = (value: string | number | undefined) => (typeof value =
 type Argv = Record<string, unknown> & { file?: string; _: unknown[] };
 
 function parseArguments(): Argv {
-  const parser = yargs(hideBin(process.argv))
+  const parser = yargs(withOptionalValues(hideBin(process.argv)))
     .scriptName('ploader')
     .usage('$0 [options] <file>\n\nLoad a CSV or text file into a PostgreSQL table in parallel, all or nothing.')
     .command('$0 [file]', false)
@@ -77,7 +77,8 @@ async function main(argv: Argv): Promise<number> {
     db,
     columns: list(flag('columns')),
     format: flag('format'),
-    header: flag('header'),
+    header: optionalValue(flag('header')) as LoadOptions['header'],
+    create: optionalValue(flag('create')) as LoadOptions['create'],
     delimiter: flag('delimiter'),
     quote: flag('quote'),
     escape: flag('escape'),
@@ -139,7 +140,7 @@ async function runLoad(argv: Argv, given: LoadOptions, embeddedUrl: string | und
     report = await load({ ...given, signal: abort.signal, onProgress: progress.onProgress });
   } catch (error) {
     if (embeddedUrl && error instanceof PloaderError && error.code === 'TARGET_INVALID') {
-      process.stderr.write(`the embedded server is up: create the table with psql '${embeddedUrl}', then run this again\n`);
+      process.stderr.write(`the embedded server is up: create the table with psql '${embeddedUrl}', then run this again (or add --create to make it from the file)\n`);
     }
     throw error;
   } finally {

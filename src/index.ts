@@ -1,5 +1,5 @@
 export { load } from './load.ts';
-export type { LoadOptions, ProgressEvent, CopyFormat } from './options.ts';
+export type { LoadOptions, ProgressEvent, CopyFormat, HeaderOption, CreateOption } from './options.ts';
 export type { LoadReport, PhaseTimings } from './report/report.ts';
 export { formatReport, formatPlan } from './report/report.ts';
 export { PloaderError } from './errors.ts';

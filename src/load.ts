@@ -31,7 +31,10 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
   const onCancel = () => run.abort(cancelledError());
   resolved.signal?.addEventListener('abort', onCancel, { once: true });
   const options: ResolvedLoadOptions = { ...resolved, signal: run.signal };
-  const sessions = await RunSessions.open(options, (lost) => run.abort(lost));
+  const sessions = await RunSessions.open(options, (lost) => run.abort(lost)).catch(async (error: unknown) => {
+    await inputFacts.stream?.close();
+    throw error;
+  });
   try {
     const plan = await planLoad(sessions, options, inputFacts, clock);
     if (options.dryRun) return dryRunReport(plan, clock, await planIndexBuilds(sessions.admin, options, plan.steps, plan.input.identity.size));
@@ -55,6 +58,8 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
   } finally {
     resolved.signal?.removeEventListener('abort', onCancel);
     await sessions.close();
+    // A stream read only as far as its head (a failed or dry run) is let go of.
+    await inputFacts.stream?.close();
   }
 }
 

@@ -34,6 +34,24 @@ export type OnConflict = 'error' | 'skip' | 'update';
 export const ON_CONFLICT_MODES: readonly OnConflict[] = ['error', 'skip', 'update'];
 
 export type CopyFormat = 'csv' | 'text' | 'binary';
+
+/**
+ * The first record is a header. `true`: skipped (COPY's HEADER). `'match'`: skipped once its names
+ * equal the column list, in order (COPY's HEADER MATCH). `'names'`: the column list is read from it,
+ * by name, in any order; table columns it does not name get their defaults.
+ */
+export type HeaderOption = boolean | 'match' | 'names';
+/** What is done with a header: the named forms of HeaderOption (`true` is `skip`). */
+export type HeaderMode = 'skip' | 'match' | 'names';
+export const HEADER_VALUES: readonly HeaderOption[] = ['match', 'names'];
+
+/**
+ * `true`: the target must not exist; it is created from the file (names from the header or
+ * `column1..N`, types inferred from a sample) and appears with its rows at publish. `'if-missing'`:
+ * created when it does not exist, else loaded into as it is.
+ */
+export type CreateOption = boolean | 'if-missing';
+export const CREATE_VALUES: readonly CreateOption[] = ['if-missing'];
 export const FORMATS: readonly CopyFormat[] = ['csv', 'text', 'binary'];
 
 /** COPY's own options (delimiter, quote, escape, null, encoding, forceNull, forceNotNull) keep COPY's meanings. */
@@ -44,12 +62,18 @@ export interface LoadOptions extends Omit<CopyStatementOptions, 'format'> {
   table?: string;
   /** Connection URL (`postgres://user@host:5432/db?sslmode=require`). Default: the PG* environment variables. */
   db?: string;
-  /** Columns present in the file, in order. Omitted table columns get their defaults. Default: all columns. */
+  /**
+   * Columns present in the file, in order. Omitted table columns get their defaults. Default: read
+   * from the header with `header: 'names'`; else, from the first record's field count, every column
+   * (as COPY) or, when that is the count, the columns without a default (serial, identity, DEFAULT).
+   */
   columns?: string[];
   /** COPY FORMAT. Default: `csv` for a `.csv` file, `binary` for `.bin`/`.pgcopy`, `text` (COPY's default) otherwise. */
   format?: CopyFormat;
-  /** The first line is a header and is skipped. */
-  header?: boolean;
+  /** The first record is a header: skipped (`true`), checked (`'match'`) or the column list (`'names'`); see HeaderOption. */
+  header?: HeaderOption;
+  /** Create the target from the file (see CreateOption). Default `false`: the target must exist. */
+  create?: CreateOption;
   /** Parallel COPY sessions. Default: the host's cores. */
   workers?: number;
   /** Target size of one chunk of the input in bytes. Default: sized for load balance, see `defaultChunkBytes`. */
@@ -110,7 +134,11 @@ export interface ResolvedLoadOptions {
   db: string | undefined;
   columns: string[] | undefined;
   format: CopyFormat;
+  /** The first record is a header, and is skipped. */
   header: boolean;
+  /** What the header is for, when there is one. */
+  headerMode: HeaderMode | undefined;
+  create: CreateOption;
   delimiter: string | undefined;
   quote: string | undefined;
   escape: string | undefined;
@@ -139,7 +167,7 @@ export interface ResolvedLoadOptions {
 export const MAX_WORKERS = 256;
 
 const KNOWN_OPTIONS = new Set([
-  'file', 'table', 'db', 'columns', 'format', 'header', 'delimiter', 'quote', 'escape', 'null', 'encoding', 'default',
+  'file', 'table', 'db', 'columns', 'format', 'header', 'create', 'delimiter', 'quote', 'escape', 'null', 'encoding', 'default',
   'forceNull', 'forceNotNull', 'workers', 'chunkBytes', 'maxErrors', 'rejectFile', 'onConflict', 'truncate', 'dryRun', 'resume', 'durability', 'indexMemory', 'publish', 'lockWaitMs', 'onProgress', 'signal',
 ]);
 
@@ -215,6 +243,11 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     }
   }
 
+  const headerMode = resolveHeaderMode(options);
+  const create = options.create ?? false;
+  if (![true, false, ...CREATE_VALUES].includes(create)) throw invalid(`options.create must be true, false or "if-missing", got ${received(create)}`);
+  if (create !== false && format === 'binary') throw invalid('options.create needs format "csv" or "text": types are inferred from the values as written');
+
   const workers = options.workers ?? Math.min(availableParallelism(), MAX_WORKERS);
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
     throw invalid(`options.workers must be an integer from 1 to ${MAX_WORKERS}, got ${received(options.workers)}`);
@@ -251,7 +284,9 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     db: options.db,
     columns: options.columns,
     format,
-    header: options.header ?? false,
+    header: headerMode !== undefined,
+    headerMode,
+    create,
     delimiter: options.delimiter,
     quote: format === 'csv' ? options.quote : undefined,
     escape: format === 'csv' ? options.escape : undefined,
@@ -275,6 +310,17 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     onProgress: options.onProgress ?? (() => {}),
     signal: options.signal,
   };
+}
+
+function resolveHeaderMode(options: LoadOptions): HeaderMode | undefined {
+  const header = options.header ?? false;
+  if (![true, false, ...HEADER_VALUES].includes(header)) {
+    throw invalid(`options.header must be true (skip it), "match" (check its names) or "names" (map columns by them), got ${received(header)}`);
+  }
+  if (header === 'names' && options.columns !== undefined) {
+    throw invalid('options.columns and options.header "names" contradict each other: with "names" the header gives the column list — drop one of them');
+  }
+  return header === false ? undefined : header === true ? 'skip' : header;
 }
 
 function formatFromExtension(file: string): CopyFormat {

@@ -5,7 +5,7 @@
  * command line says them in its own.
  */
 import type { Options } from 'yargs';
-import { FORMATS, ON_CONFLICT_MODES, PUBLISH_CHOICES, type LoadOptions } from '../options.ts';
+import { CREATE_VALUES, FORMATS, HEADER_VALUES, ON_CONFLICT_MODES, PUBLISH_CHOICES, type LoadOptions } from '../options.ts';
 
 export const GROUPS = ['Input', 'Table and columns', 'COPY options', 'Parallelism', 'Bad rows', 'Recovery', 'Output', 'Connection'] as const;
 export type Group = (typeof GROUPS)[number];
@@ -15,14 +15,32 @@ export interface Flag {
   group: Group;
   /** The LoadOptions key it sets, if it is one. */
   option?: keyof LoadOptions;
+  /**
+   * A switch that may take one of these words as its value (`--header`, `--header match`): given
+   * alone it is `true`, and the argument after it stays an argument (see withOptionalValues).
+   */
+  optionalValues?: readonly string[];
   definition: Options;
 }
 
 export const FLAGS: readonly Flag[] = [
   { name: 'format', group: 'Input', option: 'format', definition: { type: 'string', choices: FORMATS, describe: 'COPY FORMAT (default: csv for .csv, binary for .bin/.pgcopy, else text)' } },
-  { name: 'header', group: 'Input', option: 'header', definition: { type: 'boolean', describe: 'skip the first line (a header)' } },
+  {
+    name: 'header',
+    group: 'Input',
+    option: 'header',
+    optionalValues: HEADER_VALUES as string[],
+    definition: { type: 'string', describe: 'the first line is a header: skip it; "--header match": and check that it names the columns in order, as COPY\'s HEADER MATCH; "--header names": take the columns from it, in any order' },
+  },
   { name: 'table', group: 'Table and columns', option: 'table', definition: { alias: 't', type: 'string', describe: 'target table, schema-qualified allowed (default: the file name)' } },
-  { name: 'columns', group: 'Table and columns', option: 'columns', definition: { type: 'string', describe: 'comma-separated columns in the file (others get defaults)' } },
+  { name: 'columns', group: 'Table and columns', option: 'columns', definition: { type: 'string', describe: 'comma-separated columns in the file (others get defaults); default: all, or those without a default when line 1 has that many fields' } },
+  {
+    name: 'create',
+    group: 'Table and columns',
+    option: 'create',
+    optionalValues: CREATE_VALUES as string[],
+    definition: { type: 'string', describe: 'create the table from the file (names from the header or column1..N, types inferred); "--create if-missing": only when it does not exist' },
+  },
   { name: 'truncate', group: 'Table and columns', option: 'truncate', definition: { type: 'boolean', describe: 'replace the rows of the target instead of appending' } },
   { name: 'delimiter', group: 'COPY options', option: 'delimiter', definition: { type: 'string', describe: 'COPY DELIMITER' } },
   { name: 'quote', group: 'COPY options', option: 'quote', definition: { type: 'string', describe: 'COPY QUOTE (csv)' } },
@@ -55,11 +73,12 @@ export const FLAGS: readonly Flag[] = [
 
 /** Examples for --help; each works on the README's seed table `votes` (test/integration/cli-help.test.ts runs them). */
 export const EXAMPLES: ReadonlyArray<[command: string, what: string]> = [
-  ['ploader --columns username,link,score votes.csv', 'load votes.csv into table votes (connection from PG* variables)'],
-  ['ploader -d postgres://me@db.example.com/app -j 8 --columns username,link,score votes.csv', 'the same over 8 sessions, to the server a URL names'],
-  ['ploader -t public.votes --truncate --columns username,link,score votes.csv', 'replace the rows of public.votes'],
-  ['ploader --max-errors 100 --columns username,link,score votes.csv', 'set up to 100 bad rows aside in votes.csv.rejects'],
-  ['ploader --dry-run --columns username,link,score votes.csv', 'show the plan, load nothing'],
+  ['ploader votes.csv', 'load votes.csv into table votes: its 3 fields are the columns without a default (voteid is the serial\'s); connection from PG* variables'],
+  ['ploader -d postgres://me@db.example.com/app -j 8 votes.csv', 'the same over 8 sessions, to the server a URL names'],
+  ['ploader -t public.votes --truncate --columns username,link,score votes.csv', 'replace the rows of public.votes, the file\'s columns named'],
+  ['ploader --max-errors 100 votes.csv', 'set up to 100 bad rows aside in votes.csv.rejects'],
+  ['ploader --dry-run votes.csv', 'show the plan, load nothing'],
+  ['ploader --create -t votes_copy votes.csv', 'create table votes_copy from the file (column1..3, types inferred) with its rows'],
   ['ploader --cleanup --dry-run -t votes', 'list what interrupted loads of votes left behind'],
 ];
 
@@ -72,15 +91,32 @@ export function inFlagNames(message: string): string {
 }
 
 /**
+ * Switches with an optional value, spelled for yargs: `--header` alone becomes `--header=true`, so that
+ * the argument after it (the file) is not taken for its value; `--header match` stays as it is.
+ */
+export function withOptionalValues(args: readonly string[]): string[] {
+  const end = args.includes('--') ? args.indexOf('--') : args.length;
+  return args.map((arg, i) => {
+    const flag = i < end && FLAGS.find((f) => f.optionalValues && arg === `--${f.name}`);
+    return flag && !flag.optionalValues!.includes(args[i + 1]) ? `${arg}=true` : arg;
+  });
+}
+
+/** A switch's value as the library takes it: `true`/`false` for the bare switch, the word otherwise. */
+export function optionalValue(value: unknown): unknown {
+  return value === 'true' ? true : value === 'false' ? false : value;
+}
+
+/**
  * yargs turns a flag given twice into a list; a person meant one value. Names the first such flag,
  * with what was given, or undefined.
  */
 export function repeatedFlag(argv: Record<string, unknown>, args: readonly string[]): string | undefined {
   for (const flag of FLAGS) {
     const value = argv[flag.name];
-    if (Array.isArray(value)) return `--${flag.name} was given ${value.length} times (${value.map((v) => JSON.stringify(v)).join(', ')}): give it once`;
+    if (Array.isArray(value) && !flag.optionalValues) return `--${flag.name} was given ${value.length} times (${value.map((v) => JSON.stringify(v)).join(', ')}): give it once`;
     // yargs keeps one value of a repeated boolean: count the switches as typed (before a lone --).
-    if (flag.definition.type === 'boolean') {
+    if (flag.definition.type === 'boolean' || flag.optionalValues) {
       const spellings = [`--${flag.name}`, `--no-${flag.name}`, ...[flag.definition.alias ?? []].flat().map((a) => (a.length === 1 ? `-${a}` : `--${a}`))];
       const end = args.includes('--') ? args.indexOf('--') : args.length;
       const given = args.slice(0, end).filter((arg) => spellings.includes(arg.split('=')[0]));

@@ -55,7 +55,7 @@ export async function copyInput(client: pg.Client, plan: LoadPlan): Promise<Copy
       : `${pending.length} chunks${resumed ? ` (${plan.chunks.length - pending.length} done before)` : ''}, ${options.workers} workers`,
   });
   const source: ChunkSource = plan.input.streaming
-    ? { chunks: recordBatches(openInputStream(options.file), streamBatching(plan)) }
+    ? { chunks: recordBatches(plan.input.stream ?? openInputStream(options.file), streamBatching(plan)) }
     : { chunks: inOrder(pending), totalBytes: pending.reduce((sum, c) => sum + c.end - c.start, 0) };
   return copyChunks(client, plan, source);
 }

@@ -66,7 +66,7 @@ async function* fileRange(file: string, start: number, end: number): AsyncGenera
 
 /** A stream, header skipped, cut into record-aligned batches only to drop the header: sent as it comes. */
 async function* streamBatches(plan: LoadPlan): AsyncGenerator<Buffer> {
-  for await (const batch of recordBatches(openInputStream(plan.options.file), streamBatching(plan))) {
+  for await (const batch of recordBatches(plan.input.stream ?? openInputStream(plan.options.file), streamBatching(plan))) {
     if (batch.data) yield batch.data;
   }
 }

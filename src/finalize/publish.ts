@@ -17,11 +17,12 @@ import { runsHeldBy } from '../copy/run-identity.ts';
 import { describeBlockers, lockTables, type LockWait } from '../db/lock-wait.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
 import type { RunSessions } from '../stage/run-sessions.ts';
+import { publishCreated } from './publish-create.ts';
 import { readTableSignature, signatureDifferences } from './table-signature.ts';
 import type { Upsert } from '../rows/conflicts.ts';
 
 export interface PublishResult {
-  method: 'swap' | 'insert';
+  method: 'swap' | 'insert' | 'create';
   rows: number;
   note?: string;
 }
@@ -31,7 +32,12 @@ export interface PublishResult {
  * (Ctrl-C, the AbortSignal) that came before the COMMIT rolls everything back instead.
  */
 export async function publish(sessions: RunSessions, plan: LoadPlan, stageRows: number): Promise<PublishResult> {
-  const result = plan.strategy.publish === 'swap' ? await publishBySwap(sessions, plan, stageRows) : await publishByInsert(sessions, plan);
+  const result =
+    plan.strategy.publish === 'create'
+      ? await publishCreated(sessions.main, plan).then((): PublishResult => ({ method: 'create', rows: stageRows }))
+      : plan.strategy.publish === 'swap'
+        ? await publishBySwap(sessions, plan, stageRows)
+        : await publishByInsert(sessions, plan);
   throwIfAborted(plan.options.signal);
   await sessions.commit();
   return result;

@@ -14,6 +14,9 @@ export interface ColumnFacts {
   generated: string;
   /** The identity column's sequence, qualified and quoted, for the stage's default. */
   identitySequence: string | null;
+  /** A value is filled in when the column is left out: a DEFAULT (serial's nextval too), identity, or a domain's default. */
+  hasDefault: boolean;
+  notNull: boolean;
 }
 
 export interface IndexFacts {
@@ -126,10 +129,16 @@ export async function readTargetFacts(client: pg.Client, resolved: ResolvedTable
     );
   }
   const table = { schema: rel.schema, name: rel.name };
-  const { rows: columns } = await client.query<{ name: string; identity: string; generated: string; seq: string | null }>(
+  // What an INSERT or COPY that leaves a column out puts there (build_column_default): the column's
+  // DEFAULT (atthasdef; a stored generated column has one too, but is no default), an identity
+  // column's sequence, or else its domain type's DEFAULT.
+  const { rows: columns } = await client.query<{ name: string; identity: string; generated: string; seq: string | null; has_default: boolean; not_null: boolean }>(
     `SELECT a.attname AS name, a.attidentity::text AS identity, a.attgenerated::text AS generated,
-            CASE WHEN a.attidentity <> '' THEN pg_get_serial_sequence($2, a.attname) END AS seq
-       FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+            CASE WHEN a.attidentity <> '' THEN pg_get_serial_sequence($2, a.attname) END AS seq,
+            (a.atthasdef AND a.attgenerated = '') OR a.attidentity <> '' OR (t.typtype = 'd' AND t.typdefaultbin IS NOT NULL) AS has_default,
+            a.attnotnull AS not_null
+       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
     [oid, qualified(table)],
   );
   const { rows: indexes } = await client.query<{
@@ -168,7 +177,7 @@ export async function readTargetFacts(client: pg.Client, resolved: ResolvedTable
     isOwner: rel.is_owner,
     relkind: rel.relkind,
     persistence: rel.persistence,
-    columns: columns.map((c) => ({ name: c.name, identity: c.identity, generated: c.generated, identitySequence: c.seq })),
+    columns: columns.map((c) => ({ name: c.name, identity: c.identity, generated: c.generated, identitySequence: c.seq, hasDefault: c.has_default, notNull: c.not_null })),
     indexes: indexes.map((i) => ({
       name: i.name,
       definition: i.definition,
@@ -216,7 +225,7 @@ async function resolveTable(client: pg.Client, name: string): Promise<number> {
   if (oid === null) {
     throw new PloaderError(
       'TARGET_INVALID',
-      `table ${name} does not exist (looked up as PostgreSQL does, with the search_path; quote mixed-case names: "MyTable") — create it first, or pass --table`,
+      `table ${name} does not exist (looked up as PostgreSQL does, with the search_path; quote mixed-case names: "MyTable") — create it first, let ploader make it from the file with --create, or pass --table`,
     );
   }
   return Number(oid);

@@ -6,15 +6,20 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type pg from 'pg';
-import { readServerFacts, readTargetFacts, resolveTargetName, type ServerFacts, type TargetFacts } from './catalog.ts';
+import { readServerFacts, readTargetFacts, resolveTargetName, type ResolvedTable, type ServerFacts, type TargetFacts } from './catalog.ts';
 import type { Chunk } from './chunks.ts';
-import { checkCopyOptions, resolveColumns } from './preflight.ts';
+import { claimNewTable, defineNewTable, HEAD_SAMPLE_BYTES, newTableColumns } from './create-target.ts';
+import { resolveFileColumns } from './file-columns.ts';
+import { checkCopyOptions } from './preflight.ts';
+import { columnDefinitionsSql, type TableDefinition } from './table-definition.ts';
 import { chooseStrategy, type Strategy } from './strategy.ts';
 import { tryLockRun, unlockRun } from '../copy/run-identity.ts';
 import { describeBlockers, type LockWait } from '../db/lock-wait.ts';
 import { copyFromStdin, qualified, type QualifiedName } from '../db/sql.ts';
 import { PloaderError } from '../errors.ts';
 import { finalizeSteps, readOutgoingForeignKeys, type FinalizeSteps, type IndexBuildReport } from '../finalize/finalize.ts';
+import { fieldSyntaxOf } from '../input/first-record.ts';
+import { firstRecordOf, readInputHead, type InputHead, type PeekedStream } from '../input/input-head.ts';
 import { checkInputFile } from '../input/input-file.ts';
 import { planChunks } from '../input/split.ts';
 import { isStreamInput } from '../input/stream-batches.ts';
@@ -32,6 +37,10 @@ export interface InputFacts {
   streaming: boolean;
   /** Absolute path, size and mtime of a file, as the run ledger records them. */
   identity: { file: string; size: number; mtimeMs: number };
+  /** The first bytes of a csv or text input: its first record (and, for --create, more to sample), read once. */
+  head: InputHead | undefined;
+  /** A stream, its head put back: what the load reads (undefined for a file). */
+  stream: PeekedStream | undefined;
 }
 
 /** How duplicate keys are handled: the unique keys the file feeds, and the stage's record locator. */
@@ -58,6 +67,10 @@ export interface LoadPlan {
   target: TargetFacts;
   /** The columns the file feeds, in file order. */
   columns: string[];
+  /** Columns COPY can fill that the file does not feed: their defaults fill them. */
+  defaulted: string[];
+  /** The table --create makes (it does not exist yet), or undefined. */
+  create: TableDefinition | undefined;
   runId: string;
   stage: QualifiedName;
   ledger: QualifiedName;
@@ -80,7 +93,9 @@ export interface LoadPlan {
 export async function inspectInput(options: ResolvedLoadOptions): Promise<InputFacts> {
   const streaming = isStreamInput(options.file);
   const file = options.file === '-' ? { size: 0, mtimeMs: 0 } : await checkInputFile(options.file);
-  return { file: options.file, streaming, identity: { file: path.resolve(options.file), size: file.size, mtimeMs: file.mtimeMs } };
+  // A stream's head is also the sample --create infers its columns from.
+  const { head, stream } = await readInputHead(options, streaming, options.create && streaming ? HEAD_SAMPLE_BYTES : 0);
+  return { file: options.file, streaming, identity: { file: path.resolve(options.file), size: file.size, mtimeMs: file.mtimeMs }, head, stream };
 }
 
 /**
@@ -90,22 +105,22 @@ export async function inspectInput(options: ResolvedLoadOptions): Promise<InputF
  */
 export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptions, input: InputFacts, clock: PhaseClock): Promise<LoadPlan> {
   const { admin, main } = sessions;
-  const resolved = await resolveTargetName(admin, options.table);
-  await sessions.fence(resolved.table, (wait) => options.onProgress({ kind: 'phase', phase: 'waiting', detail: describeWait(wait) }));
-  const { rows: [still] } = await main.query<{ oid: number | null }>('SELECT to_regclass($1)::oid AS oid', [qualified(resolved.table)]);
-  if (Number(still.oid) !== resolved.oid) {
-    throw new PloaderError('TARGET_INVALID', `${qualified(resolved.table)} was dropped or replaced while ploader waited for it — load again`);
-  }
+  // --create: a table that does not exist yet is claimed (create-target.ts), and has no facts to read until its columns are inferred.
+  const newTable = options.create ? await claimNewTable(sessions, options) : undefined;
+  const existing = newTable ? undefined : await fenceTarget(sessions, options);
   const server = await readServerFacts(admin);
-  const target = await readTargetFacts(admin, resolved);
-  const columns = resolveColumns(target, options);
-  const { resumed, warnings } = await findRunToResume(admin, options, target, input);
+  const found = existing && (await readTargetFacts(admin, existing));
+  const fileColumns = found && resolveFileColumns(found, options, firstRecordOf(input.head, fieldSyntaxOf(options)));
+  const table = found?.table ?? newTable!.table;
+  const { resumed, warnings } = await findRunToResume(admin, options, { oid: found?.oid, table }, input);
 
   // A stream is cut into batches as it is read (stream-batches.ts); a file is planned up front.
   const noSplit = { chunks: resumed?.state.chunks ?? [], warnings: [] };
   const split = await clock.time('split', async () => (resumed || input.streaming ? noSplit : planChunks(options, input.identity.size, server.versionNum)));
   const { chunks } = split;
   warnings.push(...split.warnings);
+  const create = newTable && (await defineNewTable(options, input, chunks, newTable.table));
+  const { target, columns, defaulted } = create ? newTableColumns(create, newTable.owner) : { target: found!, ...fileColumns! };
   const strategy = chooseStrategy({
     server,
     durability: options.durability,
@@ -118,9 +133,10 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
     stageBlocker: target.stageBlocker,
     stageNeededFor: stageNeededFor(options),
     resumedStageLogged: resumed?.state.stageLogged,
+    creating: create !== undefined,
   });
   // The direct COPY is judged by the server at once, with nothing loaded; the others are checked first.
-  if (strategy.publish !== 'direct') await checkCopyOptions(admin, target, columns, options);
+  if (strategy.publish !== 'direct') await checkCopyOptions(admin, create ? { definition: columnDefinitionsSql(create.columns) } : { like: target.table }, columns, options);
   const runId = resumed?.run.runId ?? (await newRunId(main));
   if (resumed && !(await tryLockRun(main, runId))) {
     throw new PloaderError('TARGET_INVALID', `another ploader took over the interrupted load ${runId} a moment ago — wait for it to finish`);
@@ -140,6 +156,8 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
     server,
     target,
     columns,
+    defaulted,
+    create,
     runId,
     stage,
     ledger: ledgerName(stage),
@@ -152,6 +170,17 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
     conflicts,
     warnings,
   };
+}
+
+/** Resolves the target, opens the fence on it, and checks it is still the table the name resolved to. */
+async function fenceTarget(sessions: RunSessions, options: ResolvedLoadOptions): Promise<ResolvedTable> {
+  const resolved = await resolveTargetName(sessions.admin, options.table);
+  await sessions.fence(resolved.table, (wait) => options.onProgress({ kind: 'phase', phase: 'waiting', detail: describeWait(wait) }));
+  const { rows: [still] } = await sessions.main.query<{ oid: number | null }>('SELECT to_regclass($1)::oid AS oid', [qualified(resolved.table)]);
+  if (Number(still.oid) !== resolved.oid) {
+    throw new PloaderError('TARGET_INVALID', `${qualified(resolved.table)} was dropped or replaced while ploader waited for it — load again`);
+  }
+  return resolved;
 }
 
 /** A fresh run id whose advisory lock this session now holds. */
@@ -181,7 +210,7 @@ function describeWait(wait: LockWait): string {
 async function findRunToResume(
   client: pg.Client,
   options: ResolvedLoadOptions,
-  target: TargetFacts,
+  target: { oid: number | undefined; table: QualifiedName },
   input: InputFacts,
 ): Promise<{ resumed: ResumedRun | undefined; warnings: string[] }> {
   const leftovers = await findLeftoverRuns(client, { oid: target.oid, ...target.table });

@@ -7,9 +7,10 @@ import type { Durability, PublishChoice } from '../options.ts';
 
 /**
  * swap: the stage, made durable and indexed, takes the target's place; insert: INSERT ... SELECT from
- * the stage into the target; direct: no stage, one COPY straight into the target, as `\copy` does.
+ * the stage into the target; direct: no stage, one COPY straight into the target, as `\copy` does;
+ * create: the target does not exist (--create), and the stage becomes it.
  */
-export type PublishMethod = 'swap' | 'insert' | 'direct';
+export type PublishMethod = 'swap' | 'insert' | 'direct' | 'create';
 
 export interface Strategy {
   publish: PublishMethod;
@@ -42,7 +43,19 @@ export interface StrategyInput {
   stageNeededFor?: string;
   /** A resumed run's stage as it is: an UNLOGGED one that is to be swapped in gets SET LOGGED. */
   resumedStageLogged?: boolean;
+  /** The target does not exist and is created from the file (--create). */
+  creating?: boolean;
 }
+
+/** A new table has nothing to swap with, no rows, indexes or triggers: its LOGGED stage is simply renamed. */
+const CREATE: Strategy = {
+  publish: 'create',
+  loggedStage: true,
+  setLoggedBeforeIndexes: false,
+  buildIndexesOnStage: false,
+  truncate: false,
+  reason: 'the table does not exist: its stage, made with the columns inferred from the file, is LOGGED and takes the new name at publish (no second copy)',
+};
 
 /** Reasons the load must go straight into the target with one COPY; empty when a stage can be used. */
 function directReasons(input: StrategyInput): string[] {
@@ -66,6 +79,7 @@ function directReasons(input: StrategyInput): string[] {
  */
 export function chooseStrategy(input: StrategyInput): Strategy {
   const { server, durability = 'auto', publish = 'auto', targetHasRows, truncate, swapBlockers } = input;
+  if (input.creating) return { ...CREATE };
   const direct = directReasons(input);
   if (direct.length > 0) {
     if (input.stageNeededFor) {

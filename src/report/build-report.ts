@@ -4,6 +4,7 @@
  */
 import { qualified } from '../db/sql.ts';
 import type { IndexBuildReport } from '../finalize/finalize-steps.ts';
+import { createTableSql } from '../plan/table-definition.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
 import type { PublishMethod } from '../plan/strategy.ts';
 import type { PhaseClock } from './phase-clock.ts';
@@ -21,6 +22,9 @@ function baseReport(plan: LoadPlan, clock: PhaseClock, measured: Measured): Omit
     chunks: plan.chunks.length,
     workers: plan.options.workers,
     strategy: plan.strategy,
+    columns: plan.columns,
+    defaulted: plan.defaulted,
+    ...(plan.create ? { createTable: createTableSql(plan.create) } : {}),
     ...measured,
     wallMs: clock.wallMs,
     phases: clock.phases,
@@ -35,7 +39,8 @@ export function dryRunReport(plan: LoadPlan, clock: PhaseClock, indexBuilds: Ind
 
 /** A file (or stream) with no records: the target is not touched. */
 export function nothingToLoadReport(plan: LoadPlan, clock: PhaseClock, measured: Measured = {}): LoadReport {
-  plan.warnings.push(`${plan.options.file} holds no rows${plan.options.header ? ' after its header' : ''}: nothing was loaded and ${qualified(plan.target.table)} is unchanged`);
+  const unchanged = plan.create ? `${qualified(plan.target.table)} was not created` : `${qualified(plan.target.table)} is unchanged`;
+  plan.warnings.push(`${plan.options.file} holds no rows${plan.options.header ? ' after its header' : ''}: nothing was loaded and ${unchanged}`);
   return { ...baseReport(plan, clock, measured), dryRun: false, rows: 0 };
 }
 

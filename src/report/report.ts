@@ -34,6 +34,12 @@ export interface LoadReport {
   strategy: Strategy;
   /** How the rows were in fact published: the strategy's method, or insert where a swap would not have been the same table. */
   published?: PublishMethod;
+  /** The columns the file fed, in file order. */
+  columns: string[];
+  /** Columns the file did not feed, filled by their defaults (serial ids, DEFAULT expressions) or NULL. */
+  defaulted: string[];
+  /** The CREATE TABLE of a table the load made (--create); with --dry-run, the one it would run. */
+  createTable?: string;
   warnings: string[];
   /** The index builds on the stage, in start order, with the sort memory and parallel workers each was given and its time. */
   indexBuilds?: IndexBuildReport[];
@@ -46,6 +52,7 @@ export function formatReport(report: LoadReport): string {
   const rows: Array<[string, string]> = [
     ['table', report.table],
     ['file', report.file],
+    ...columnRows(report),
     ['rows', report.rows.toLocaleString('en-US')],
     ...(report.rejected > 0 ? [['rejected', `${report.rejected.toLocaleString('en-US')} → ${report.rejectFile}`] as [string, string]] : []),
     ['bytes', `${report.bytes.toLocaleString('en-US')} (${(report.bytes / 1e6).toFixed(1)} MB)`],
@@ -64,12 +71,21 @@ export function formatReport(report: LoadReport): string {
   return lines.join('\n');
 }
 
+/** What the file fed, what defaults filled, and what was created. */
+function columnRows(report: LoadReport): Array<[string, string]> {
+  const rows: Array<[string, string]> = [['columns', report.columns.join(', ')]];
+  if (report.defaulted.length > 0) rows.push(['defaults', `${report.defaulted.join(', ')} (not in the file: filled by ${report.defaulted.length === 1 ? 'its default' : 'their defaults'})`]);
+  if (report.createTable) rows.push(['created', report.createTable]);
+  return rows;
+}
+
 export function formatPlan(report: LoadReport): string {
   const plan = report.plan;
   if (!plan) return formatReport(report);
   const lines = [
     `plan for loading ${report.file} (${report.bytes} bytes) into ${report.table} — dry run, nothing loaded`,
     `strategy: ${report.strategy.publish} — ${report.strategy.reason}`,
+    ...columnRows(report).map(([label, value]) => `${label === 'created' ? 'create' : label}: ${value}`),
     `stage: ${plan.stage} (${report.strategy.loggedStage ? 'LOGGED' : 'UNLOGGED'})`,
     `chunks: ${plan.chunks.length} over ${report.workers} workers`,
     ...plan.chunks.map((c) => `  #${c.index}: bytes [${c.start}, ${c.end}) from line ${c.line}`),
@@ -78,7 +94,7 @@ export function formatPlan(report: LoadReport): string {
     ...plan.steps.indexes.map((s) => `index (parallel): ${s.sql}`),
     ...(plan.indexBuilds ?? []).map((b) => `  build ${b.order}: ${b.label}: ${describeBuildSettings(b)}, about ${b.estimatedCpuS.toFixed(1)} CPU s`),
     ...plan.steps.foreignKeys.map((s) => `foreign key: ${s.sql}`),
-    `publish: ${report.strategy.publish === 'swap' ? 'one transaction: rename the stage into the target\'s place, carry over constraints, triggers, grants, comments, views and foreign keys, drop the old table' : `one transaction: ${report.strategy.truncate ? 'TRUNCATE the target, ' : ''}INSERT INTO the target SELECT FROM the stage, drop the stage`}`,
+    `publish: ${publishStep(report)}`,
   ];
   return lines.join('\n');
 }
@@ -91,4 +107,10 @@ function buildLine(b: IndexBuildReport): [string, string] {
 export function describeBuildSettings(build: Pick<IndexBuildReport, 'maintenanceWorkMem' | 'parallelWorkers'>): string {
   const workers = build.parallelWorkers === 0 ? 'no parallel workers' : `${build.parallelWorkers} parallel worker${build.parallelWorkers > 1 ? 's' : ''}`;
   return `maintenance_work_mem ${build.maintenanceWorkMem}, ${workers}`;
+}
+
+function publishStep(report: LoadReport): string {
+  if (report.strategy.publish === 'create') return `one transaction: rename the stage to ${report.table}, drop its ledger`;
+  if (report.strategy.publish === 'swap') return "one transaction: rename the stage into the target's place, carry over constraints, triggers, grants, comments, views and foreign keys, drop the old table";
+  return `one transaction: ${report.strategy.truncate ? 'TRUNCATE the target, ' : ''}INSERT INTO the target SELECT FROM the stage, drop the stage`;
 }

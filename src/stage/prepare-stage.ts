@@ -8,6 +8,7 @@ import { inTransaction } from '../db/transaction.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
 import { addLocatorSql } from '../rows/conflicts.ts';
 import { createLedgerSql, dropRun, RUN_META_KIND, type RunMeta } from './run-ledger.ts';
+import { createNewTableStageSql } from '../plan/create-target.ts';
 import { createStageSql } from './stage.ts';
 
 /** Creates the stage and its chunk ledger together, so neither exists without the other; a resumed run has both. */
@@ -25,7 +26,7 @@ export async function prepareStage(client: pg.Client, plan: LoadPlan): Promise<v
     startedAt: new Date().toISOString(),
   };
   const statements = [
-    ...createStageSql(target, stage, runId, plan.strategy.loggedStage),
+    ...(plan.create ? createNewTableStageSql(plan.create, stage, runId) : createStageSql(target, stage, runId, plan.strategy.loggedStage)),
     ...(plan.conflicts.locator ? [addLocatorSql(stage)] : []),
     ...createLedgerSql(ledger, meta, plan.chunks),
   ];

@@ -60,14 +60,15 @@ export class RunSessions {
 
   /**
    * Opens the fence: BEGIN, then ROW EXCLUSIVE on the target, waiting (visibly, bounded by --lock-wait)
-   * while a DDL statement holds it. The target is named by oid-checked qualified name.
+   * while a DDL statement holds it. The target is named by oid-checked qualified name; a target that
+   * is yet to be created (--create) has nothing to lock: BEGIN only.
    */
-  async fence(target: QualifiedName, onWait: (wait: LockWait) => void): Promise<void> {
+  async fence(target: QualifiedName | undefined, onWait: (wait: LockWait) => void): Promise<void> {
     // The fence may stay open for hours: a server or role setting must not end it as an idle transaction.
     await this.main.query('SET idle_in_transaction_session_timeout = 0');
     await this.main.query('BEGIN');
     this.fenced = true;
-    await lockTables(this.main, this.admin, { tables: [qualified(target)], mode: 'ROW EXCLUSIVE', waitMs: this.options.lockWaitMs, signal: this.options.signal, onWait });
+    if (target) await lockTables(this.main, this.admin, { tables: [qualified(target)], mode: 'ROW EXCLUSIVE', waitMs: this.options.lockWaitMs, signal: this.options.signal, onWait });
   }
 
   /** Asks the idle main session for a sign of life every few seconds (during the copy and the finalizer). */

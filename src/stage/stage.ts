@@ -26,10 +26,13 @@ export function createStageSql(target: TargetFacts, stage: QualifiedName, runId:
       );
     }
   }
-  statements.push(
-    `COMMENT ON TABLE ${qualified(stage)} IS ${quoteLiteral(`${STAGE_COMMENT_PREFIX} run ${runId} for ${qualified(target.table)} (oid ${target.oid}); safe to drop when no ploader is running`)}`,
-  );
+  statements.push(stageCommentSql(stage, runId, `${qualified(target.table)} (oid ${target.oid})`));
   return statements;
+}
+
+/** Marks a stage as ploader's, for whoever finds it; `forWhat` names its target. */
+export function stageCommentSql(stage: QualifiedName, runId: string, forWhat: string): string {
+  return `COMMENT ON TABLE ${qualified(stage)} IS ${quoteLiteral(`${STAGE_COMMENT_PREFIX} run ${runId} for ${forWhat}; safe to drop when no ploader is running`)}`;
 }
 
 export function dropStageSql(stage: QualifiedName): string {

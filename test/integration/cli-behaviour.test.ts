@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.ts';
+import { pgEnvOf, runCli } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 
 const db = useTestDatabase();
@@ -18,10 +18,7 @@ writeFileSync(path.join(dir, 'votes.csv'), VOTES);
 writeFileSync(path.join(dir, 'bad.csv'), 'alice,t3_a,1\nbob,t3_b,minus one\n');
 
 /** PG* variables naming this file's database, as a user's shell would have them. */
-function pgEnv(): NodeJS.ProcessEnv {
-  const url = new URL(db.url);
-  return { PGHOST: url.hostname, PGPORT: url.port, PGUSER: decodeURIComponent(url.username), PGPASSWORD: decodeURIComponent(url.password), PGDATABASE: decodeURIComponent(url.pathname.slice(1)), PGAPPNAME: undefined, PGSSLMODE: undefined };
-}
+const pgEnv = () => pgEnvOf(db.url);
 
 beforeAll(async () => {
   // The README's seed table, as it creates it.

@@ -47,7 +47,10 @@ async function killMidLoad(table: string, chunks: number): Promise<void> {
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
   for (let i = 0; i < 200; i++) {
-    const { rows } = await db.client.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+    // This database's advisory locks only: loads of other test files, in their own databases, hold theirs.
+    const { rows } = await db.client.query(
+      `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
     if (rows[0].n === 0) return;
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -2,13 +2,12 @@
  * Streams: standard input and .gz files are cut into record-aligned batches as they are read, with
  * the same result, atomicity and reject guarantees as a file.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { PloaderError } from '../../src/errors.ts';
 import { load } from '../../src/load.ts';
-import { CLI } from '../support/cli.ts';
+import { runCliWithStdin } from '../support/cli.ts';
 import { tableFingerprint, useTestDatabase } from '../support/database.ts';
 import { plainCopy, useTempDir } from '../support/fixtures.ts';
 
@@ -33,22 +32,10 @@ async function expectSameAsPlainCopy(): Promise<void> {
   expect(rows[0].n).toBe(5000);
 }
 
-function cliWithStdin(args: string[], input: Buffer | string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
-
 describe('streamed input', () => {
   it.each([{ chunk: '1kB' }, { chunk: '64kB' }])('standard input (-), batches of $chunk: same table as one COPY', async ({ chunk }) => {
     await fresh();
-    const result = await cliWithStdin(['--db', db.url, '--table', 'votes', '--format', 'csv', '--header', '--columns', COLUMNS.join(','), '--workers', '2', '--chunk-size', chunk, '-'], csv);
+    const result = await runCliWithStdin(['--db', db.url, '--table', 'votes', '--format', 'csv', '--header', '--columns', COLUMNS.join(','), '--workers', '2', '--chunk-size', chunk, '-'], csv);
     expect(result.stderr).not.toMatch(/error/i);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^COPY 5000$/m);
@@ -83,7 +70,7 @@ describe('streamed input', () => {
     const bad = ['broken,"row",x\n', 'also,"bad\nrow",9.5\n'];
     const input = csv + bad[0] + 'fine,row,1\n' + bad[1];
     const rejectFile = write('stdin.rejects', '');
-    const result = await cliWithStdin(['--db', db.url, '--table', 'votes', '--format', 'csv', '--header', '--columns', COLUMNS.join(','), '--chunk-size', '4kB', '--max-errors', '5', '--reject-file', rejectFile, '-'], input);
+    const result = await runCliWithStdin(['--db', db.url, '--table', 'votes', '--format', 'csv', '--header', '--columns', COLUMNS.join(','), '--chunk-size', '4kB', '--max-errors', '5', '--reject-file', rejectFile, '-'], input);
     expect(result.code).toBe(3);
     expect(result.stdout).toMatch(/^COPY 5001$/m);
     expect(readFileSync(rejectFile, 'utf8')).toBe(bad.join(''));
@@ -91,7 +78,7 @@ describe('streamed input', () => {
 
   it('an empty stream loads nothing and says so', async () => {
     await fresh();
-    const result = await cliWithStdin(['--db', db.url, '--table', 'votes', '--format', 'csv', '-'], '');
+    const result = await runCliWithStdin(['--db', db.url, '--table', 'votes', '--format', 'csv', '-'], '');
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/holds no rows/);
   });

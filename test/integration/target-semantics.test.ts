@@ -47,13 +47,13 @@ async function role(name: string): Promise<string | undefined> {
 
 describe('row-level security', () => {
   it('a forced policy that hides the rows: refused as COPY refuses it, and the hidden rows stay', async (context) => {
-    const owner = await role('ploader_rls_owner');
+    const owner = await role('ploader_sem_rls_owner');
     if (!owner) return context.skip();
     await db.client.query(`
       DROP TABLE IF EXISTS secret;
       CREATE TABLE secret (username text, link text, score int);
       INSERT INTO secret SELECT 'hidden', 'row ' || i, i FROM generate_series(1, 1000) i;
-      ALTER TABLE secret OWNER TO ploader_rls_owner;
+      ALTER TABLE secret OWNER TO ploader_sem_rls_owner;
       ALTER TABLE secret ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
       CREATE POLICY nothing_visible ON secret USING (false) WITH CHECK (true);
     `);
@@ -225,16 +225,16 @@ describe('properties a swap must keep', () => {
   });
 
   it('without CREATE on the schema, the load goes straight into the target, as \\copy does', async (context) => {
-    if (!(await loginRole('ploader_inserter'))) return context.skip();
+    if (!(await loginRole('ploader_sem_inserter'))) return context.skip();
     await db.client.query(`
-      REVOKE CREATE ON SCHEMA public FROM PUBLIC, ploader_inserter;
+      REVOKE CREATE ON SCHEMA public FROM PUBLIC, ploader_sem_inserter;
       DROP TABLE IF EXISTS plain, plain_twin;
       CREATE TABLE plain (voteid serial PRIMARY KEY, username text NOT NULL, link text NOT NULL, score int NOT NULL);
       CREATE TABLE plain_twin (voteid serial PRIMARY KEY, username text NOT NULL, link text NOT NULL, score int NOT NULL);
-      GRANT INSERT ON plain TO ploader_inserter;
-      GRANT USAGE ON SEQUENCE plain_voteid_seq TO ploader_inserter;`);
+      GRANT INSERT ON plain TO ploader_sem_inserter;
+      GRANT USAGE ON SEQUENCE plain_voteid_seq TO ploader_sem_inserter;`);
     await plainCopy(db.client, 'COPY plain_twin (username, link, score) FROM STDIN (FORMAT csv)', file);
-    const result = await runCli(['--json', '--db', urlAs('ploader_inserter', 'ploader_inserter'), '--table', 'plain', '--columns', COLUMNS.join(','), file]);
+    const result = await runCli(['--json', '--db', urlAs('ploader_sem_inserter', 'ploader_sem_inserter'), '--table', 'plain', '--columns', COLUMNS.join(','), file]);
     expect(result.code, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.published).toBe('direct');
@@ -244,19 +244,19 @@ describe('properties a swap must keep', () => {
   });
 
   it('without TEMP on the database and without owning the target, the load works as \\copy does', async (context) => {
-    if (!(await loginRole('ploader_no_temp'))) return context.skip();
+    if (!(await loginRole('ploader_sem_no_temp'))) return context.skip();
     const { rows: [{ name }] } = await db.client.query('SELECT current_database() AS name');
     await db.client.query(`
-      REVOKE TEMP ON DATABASE "${name}" FROM PUBLIC, ploader_no_temp;
-      GRANT CREATE ON SCHEMA public TO ploader_no_temp;
+      REVOKE TEMP ON DATABASE "${name}" FROM PUBLIC, ploader_sem_no_temp;
+      GRANT CREATE ON SCHEMA public TO ploader_sem_no_temp;
       DROP TABLE IF EXISTS no_temp, no_temp_twin;
       CREATE TABLE no_temp (voteid serial PRIMARY KEY, username text NOT NULL, link text NOT NULL, score int NOT NULL);
       CREATE TABLE no_temp_twin (voteid serial PRIMARY KEY, username text NOT NULL, link text NOT NULL, score int NOT NULL);
-      GRANT SELECT, INSERT ON no_temp TO ploader_no_temp;
-      GRANT USAGE ON SEQUENCE no_temp_voteid_seq TO ploader_no_temp;`);
+      GRANT SELECT, INSERT ON no_temp TO ploader_sem_no_temp;
+      GRANT USAGE ON SEQUENCE no_temp_voteid_seq TO ploader_sem_no_temp;`);
     await plainCopy(db.client, 'COPY no_temp_twin (username, link, score) FROM STDIN (FORMAT csv)', file);
     try {
-      const report = await load({ file, table: 'no_temp', db: urlAs('ploader_no_temp', 'ploader_no_temp'), columns: COLUMNS, workers: 2, chunkBytes: 8192 });
+      const report = await load({ file, table: 'no_temp', db: urlAs('ploader_sem_no_temp', 'ploader_sem_no_temp'), columns: COLUMNS, workers: 2, chunkBytes: 8192 });
       expect(report.published).toBe('insert');
       expect(report.strategy.reason).toMatch(/the current user does not own the target/);
       expect(await tableFingerprint(db.client, 'no_temp', COLUMNS)).toEqual(await tableFingerprint(db.client, 'no_temp_twin', COLUMNS));

@@ -72,3 +72,31 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningCl
     done,
   };
 }
+
+/** Runs bin/ploader.js with `input` on its standard input (`ploader ... -`). */
+export function runCliWithStdin(args: string[], input: string | Buffer): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+/** The PG* variables naming the database of `url`, as a user's shell would have them (and no others that matter). */
+export function pgEnvOf(url: string): NodeJS.ProcessEnv {
+  const parsed = new URL(url);
+  return {
+    PGHOST: parsed.hostname,
+    PGPORT: parsed.port,
+    PGUSER: decodeURIComponent(parsed.username),
+    PGPASSWORD: decodeURIComponent(parsed.password),
+    PGDATABASE: decodeURIComponent(parsed.pathname.slice(1)),
+    PGAPPNAME: undefined,
+    PGSSLMODE: undefined,
+  };
+}

@@ -169,11 +169,32 @@ describe('resolveLoadOptions rejects', () => {
     ['an empty file name', { file: '' }, 'options.file must name the input file'],
     ['an empty table', { file: 'v.csv', table: '' }, 'options.table must not be empty'],
     ['chunkBytes 0', { file: 'v.csv', chunkBytes: 0 }, 'options.chunkBytes must be a positive integer, got 0'],
+    ['an unknown header mode', { file: 'v.csv', header: 'yes' as 'names' }, 'options.header must be true (skip it), "match" (check its names) or "names" (map columns by them), got "yes"'],
+    ['header names with columns', { file: 'v.csv', header: 'names', columns: ['a'] }, 'options.columns and options.header "names" contradict each other: with "names" the header gives the column list — drop one of them'],
+    ['header match with binary', { file: 'v.bin', header: 'match' }, 'options.header does not apply to format "binary"'],
+    ['an unknown create mode', { file: 'v.csv', create: 'always' as 'if-missing' }, 'options.create must be true, false or "if-missing", got "always"'],
+    ['create with binary', { file: 'v.bin', create: true }, 'options.create needs format "csv" or "text": types are inferred from the values as written'],
     ['fractional chunkBytes', { file: 'v.csv', chunkBytes: 1.5 }, 'options.chunkBytes must be a positive integer, got 1.5'],
   ])('%s', (_, options, message) => {
     const error = rejection(options);
     expect(error).toBeInstanceOf(PloaderError);
     expect(error).toMatchObject({ code: 'INVALID_OPTION', message });
+  });
+});
+
+describe('header and create', () => {
+  it.each([
+    [undefined, { header: false, headerMode: undefined }],
+    [false, { header: false, headerMode: undefined }],
+    [true, { header: true, headerMode: 'skip' }],
+    ['match', { header: true, headerMode: 'match' }],
+    ['names', { header: true, headerMode: 'names' }],
+  ] as const)('header %j: the first record is skipped, and used as %j', (header, resolved) => {
+    expect(resolveLoadOptions({ file: 'v.csv', header })).toMatchObject(resolved);
+  });
+
+  it.each([[undefined, false], [false, false], [true, true], ['if-missing', 'if-missing']] as const)('create %j → %j', (create, resolved) => {
+    expect(resolveLoadOptions({ file: 'v.csv', create }).create).toBe(resolved);
   });
 });
 

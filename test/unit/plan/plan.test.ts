@@ -274,6 +274,15 @@ describe('chooseStrategy: what must not be swapped or staged', () => {
     expect(() => chooseStrategy(input({ ...overrides, publish: 'swap' }))).toThrow(reason);
   });
 
+  it.each<Partial<StrategyInput>>([{}, { publish: 'insert' }, { publish: 'swap' }, { durability: 'set-logged' }, { server: { walLevel: 'minimal' } }, { stageNeededFor: '--max-errors' }])(
+    'a table to create (--create) has its LOGGED stage renamed, whatever else: %o',
+    (overrides) => {
+      const strategy = chooseStrategy(input({ ...overrides, creating: true }));
+      expect(strategy).toMatchObject({ publish: 'create', loggedStage: true, setLoggedBeforeIndexes: false, buildIndexesOnStage: false, truncate: false });
+      expect(strategy.reason).toMatch(/the table does not exist/);
+    },
+  );
+
   it('--publish insert never swaps, even an empty target', () => {
     const strategy = chooseStrategy(input({ publish: 'insert' }));
     expect(strategy).toMatchObject({ publish: 'insert', buildIndexesOnStage: false });

@@ -27,6 +27,8 @@ function report(overrides: Partial<LoadReport> = {}): LoadReport {
     wallMs: 12_500,
     phases: { split: 100, load: 9_000, durable: 1_500, indexes: 1_800, publish: 100 },
     strategy: SWAP,
+    columns: ['username', 'link', 'score'],
+    defaulted: ['voteid'],
     warnings: [],
     ...overrides,
   };
@@ -123,6 +125,24 @@ describe('formatPlan', () => {
     },
   };
   const dryRun = (overrides: Partial<LoadReport> = {}) => report({ dryRun: true, rows: 0, bytes: 2048, chunks: 2, plan, ...overrides });
+
+  it('says which columns the file feeds and which defaults fill', () => {
+    const text = formatPlan(dryRun());
+    expect(text).toMatch(/^columns: username, link, score$/m);
+    expect(text).toMatch(/^defaults: voteid \(not in the file: filled by its default\)$/m);
+    expect(formatPlan(dryRun({ defaulted: [] }))).not.toMatch(/^defaults:/m);
+    expect(formatPlan(dryRun({ defaulted: ['voteid', 'at'] }))).toMatch(/^defaults: voteid, at \(not in the file: filled by their defaults\)$/m);
+  });
+
+  it('prints the CREATE TABLE of --create, and its publish by rename', () => {
+    const create: Strategy = { publish: 'create', loggedStage: true, setLoggedBeforeIndexes: false, buildIndexesOnStage: false, truncate: false, reason: 'the table does not exist' };
+    const createTable = 'CREATE TABLE "public"."votes" ("username" text, "link" text, "score" smallint)';
+    const text = formatPlan(dryRun({ strategy: create, defaulted: [], createTable, plan: { ...plan, steps: { ...plan.steps, durable: [], indexes: [], foreignKeys: [] } } }));
+    expect(text).toMatch(/^create: CREATE TABLE "public"\."votes" \("username" text, "link" text, "score" smallint\)$/m);
+    expect(text).toMatch(/^stage: .* \(LOGGED\)$/m);
+    expect(text).toMatch(/^publish: one transaction: rename the stage to public\.votes, drop its ledger$/m);
+    expect(formatReport(report({ strategy: create, createTable }))).toMatch(/^created +CREATE TABLE "public"\."votes" /m);
+  });
 
   it('lists every chunk with its byte range and first line', () => {
     const text = formatPlan(dryRun());
