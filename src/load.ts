@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { copyInput } from './copy/copy-pool.ts';
 import { connect } from './db/connection.ts';
-import { cancelledError } from './errors.ts';
+import { cancelledError, PloaderError } from './errors.ts';
 import { finalizeStage } from './finalize/finalize.ts';
 import { publish } from './finalize/publish.ts';
 import { checkInputUnchanged } from './input/input-file.ts';
@@ -14,7 +14,8 @@ import { inspectInput, planLoad, type LoadPlan } from './plan/load-plan.ts';
 import { PhaseClock } from './report/phase-clock.ts';
 import { dryRunReport, loadReport, nothingToLoadReport, type LoadReport } from './report/report.ts';
 import { resolveRows } from './rows/resolve-rows.ts';
-import { writeRejects } from './rows/rejects.ts';
+import { removeSpools, writeRejects } from './rows/rejects.ts';
+import { spoolDirectory } from './rows/reject-spool.ts';
 import { abandonRun, prepareStage } from './stage/prepare-stage.ts';
 import { dropRun } from './stage/run-ledger.ts';
 
@@ -33,6 +34,8 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
       return await loadThroughStage(client, plan, clock);
     } catch (error) {
       await abandonRun(client, plan);
+      // A lost server keeps the stage for --resume, and with it the rejects of its committed chunks.
+      if (!(error instanceof PloaderError && error.code === 'CONNECTION_LOST')) await removeSpools(spoolDirectory(options.rejectFile, plan.runId));
       throw error;
     }
   } finally {
@@ -44,8 +47,8 @@ async function loadThroughStage(client: pg.Client, plan: LoadPlan, clock: PhaseC
   const { options } = plan;
   const copied = await clock.time('load', () => copyInput(client, plan));
   // A stream's size and batches are known only now.
-  const streamed = plan.input.streaming ? { chunks: copied.recordsPerChunk.size, bytes: copied.bytes } : {};
-  if (plan.input.streaming && copied.rows === 0 && copied.rejects.length === 0) {
+  const streamed = plan.input.streaming ? { chunks: copied.chunks, bytes: copied.bytes } : {};
+  if (plan.input.streaming && copied.rows === 0 && copied.rejected === 0) {
     await dropRun(client, plan);
     return nothingToLoadReport(plan, clock, streamed);
   }
@@ -62,11 +65,12 @@ async function loadThroughStage(client: pg.Client, plan: LoadPlan, clock: PhaseC
   const published = await clock.time('publish', () => publish(client, plan, rows.rows));
   if (published.note) plan.warnings.push(published.note);
   if (published.rows !== rows.rows) plan.warnings.push(`workers copied ${rows.rows} rows but ${published.rows} were published`);
-  if (rows.rejects.length > 0) {
-    await writeRejects(options.file, options.rejectFile, rows.rejects);
-    plan.warnings.push(`${rows.rejects.length} bad rows were set aside in ${options.rejectFile} (why: ${options.rejectFile}.log)`);
+  if (rows.rejected > 0) {
+    await writeRejects(spoolDirectory(options.rejectFile, plan.runId), plan.input.streaming ? copied.chunks : plan.chunks.length, options.rejectFile);
+    plan.warnings.push(`${rows.rejected} bad rows were set aside in ${options.rejectFile} (why: ${options.rejectFile}.log)`);
   }
-  return loadReport(plan, clock, { rows: published.rows, rejected: rows.rejects.length, ...streamed });
+  await removeSpools(spoolDirectory(options.rejectFile, plan.runId));
+  return loadReport(plan, clock, { rows: published.rows, rejected: rows.rejected, ...streamed });
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

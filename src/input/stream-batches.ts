@@ -6,6 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { PendingChunk } from '../plan/chunks.ts';
+import { countCopyRecords } from '../rows/copy-records.ts';
 import { findRecordStarts } from './scan/record-boundaries.ts';
 import type { RecordSyntax } from './scan/record-syntax.ts';
 
@@ -37,6 +38,14 @@ export async function* recordBatches(
   let line = 1;
   let index = 0;
   let headerPending = skipHeader;
+  let firstRecord = 0;
+  /** A batch as a chunk, its records counted as it is cut: the batcher holds its bytes anyway. */
+  const batch = (data: Buffer): PendingChunk => {
+    const records = countCopyRecords([data], syntax);
+    const chunk = { index: index++, start: offset, end: offset + data.length, line, firstRecord, records };
+    firstRecord += records;
+    return { chunk, data };
+  };
   const take = (): Buffer => {
     const all = parts.length === 1 ? parts[0] : Buffer.concat(parts, buffered);
     parts = [all];
@@ -64,7 +73,7 @@ export async function* recordBatches(
       const data = take();
       const [cut] = findRecordStarts(data, syntax, [batchBytes]);
       if (cut.offset >= data.length) break; // the record under way is longer: read on
-      yield { chunk: { index: index++, start: offset, end: offset + cut.offset, line }, data: Buffer.from(data.subarray(0, cut.offset)) };
+      yield batch(Buffer.from(data.subarray(0, cut.offset)));
       advance(data, cut);
     }
   }
@@ -74,6 +83,6 @@ export async function* recordBatches(
   }
   if (buffered > 0) {
     const data = take();
-    yield { chunk: { index: index++, start: offset, end: offset + data.length, line }, data };
+    yield batch(data);
   }
 }

@@ -12,13 +12,25 @@ export const MAX_DEFAULT_CHUNK_BYTES = 64 << 20;
  */
 export const CHUNKS_PER_WORKER = 4;
 
-export interface Chunk {
+/** Where a chunk lies in the input: what the boundary scan finds. */
+export interface ChunkRange {
   index: number;
   /** Byte range [start, end) of the input file. */
   start: number;
   end: number;
   /** 1-based physical line of the chunk's first byte. */
   line: number;
+}
+
+/**
+ * A chunk and its records: everything that numbers a record (error messages, the reject log, serial
+ * ids in file order) works from these two counts and never reads the input again to count.
+ */
+export interface Chunk extends ChunkRange {
+  /** 0-based index in the input of the chunk's first record (the header not counted). */
+  firstRecord: number;
+  /** Records in the chunk. */
+  records: number;
 }
 
 export function defaultChunkBytes(dataBytes: number, workers: number): number {
@@ -41,7 +53,7 @@ export function buildChunks(
   dataStart: { offset: number; line: number },
   size: number,
   starts: ReadonlyArray<{ offset: number; line: number }>,
-): Chunk[] {
+): ChunkRange[] {
   const cuts = [dataStart];
   for (const start of starts) {
     if (start.offset > cuts[cuts.length - 1].offset && start.offset < size) cuts.push(start);

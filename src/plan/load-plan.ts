@@ -14,7 +14,7 @@ import { copyFromStdin, qualified, type QualifiedName } from '../db/sql.ts';
 import { PloaderError } from '../errors.ts';
 import { finalizeSteps, readOutgoingForeignKeys, type FinalizeSteps } from '../finalize/finalize.ts';
 import { checkInputFile } from '../input/input-file.ts';
-import { planChunks } from '../input/split.ts';
+import { countChunkRecords, planChunks } from '../input/split.ts';
 import { isStreamInput } from '../input/stream-batches.ts';
 import type { ResolvedLoadOptions } from '../options.ts';
 import type { PhaseClock } from '../report/phase-clock.ts';
@@ -86,7 +86,7 @@ export async function planLoad(client: pg.Client, options: ResolvedLoadOptions, 
   const { resumed, warnings } = await findRunToResume(client, options, target, input);
 
   // A stream is cut into batches as it is read (stream-batches.ts); a file is planned up front.
-  const chunks = await clock.time('split', async () => (resumed ? resumed.state.chunks : input.streaming ? [] : planChunks(options, input.identity.size)));
+  const chunks = await clock.time('split', async () => (resumed ? countChunkRecords(options, resumed.state.chunks) : input.streaming ? [] : planChunks(options, input.identity.size)));
   const strategy = chooseStrategy({ server, durability: options.durability, targetHasRows: target.hasRows, truncate: options.truncate, swapBlockers: target.swapBlockers });
   const runId = resumed?.run.runId ?? randomBytes(4).toString('hex');
   const stage: QualifiedName = resumed?.run.stage ?? { schema: target.table.schema, name: stagingTableName(target.table.name, runId) };

@@ -10,14 +10,10 @@
  * the record whose count equals N is the bad one.
  */
 import { open } from 'node:fs/promises';
-import { PloaderError, type ServerErrorFields } from '../errors.ts';
-import type { Chunk } from '../plan/chunks.ts';
 import type { RecordSyntax } from '../input/scan/record-syntax.ts';
-import { isRowError } from '../db/sqlstate.ts';
+import { chunkBlocks, type ChunkBytes } from './chunk-records.ts';
+import { CopyRecordScanner, type CopyRecord } from './copy-records.ts';
 
-const LF = 0x0a;
-const CR = 0x0d;
-const BACKSLASH = 0x5c;
 
 export interface RecordLocation {
   /** Offset of the record's first byte in the chunk. */
@@ -32,52 +28,15 @@ export interface RecordLocation {
 
 /** Every record of one COPY stream, with the server's count for it. */
 export function simulateServerLines(data: Buffer, syntax: RecordSyntax): RecordLocation[] {
-  const csv = syntax.format === 'csv';
-  const quote = syntax.quote;
-  // PostgreSQL ignores ESCAPE when it equals QUOTE: the quote is then a plain toggle.
-  const escape = syntax.escape === syntax.quote ? -1 : syntax.escape;
+  const scanner = new CopyRecordScanner(syntax);
   const records: RecordLocation[] = [];
-  let eol: 'unknown' | 'nl' | 'crnl' | 'cr' = 'unknown';
-  let serverLine = 0;
-  let physicalLine = 1;
-  let i = 0;
-  while (i < data.length) {
-    const record: RecordLocation = { offset: i, line: physicalLine, serverLine: ++serverLine, nextLine: physicalLine };
-    let inQuote = false;
-    let lastWasEscape = false;
-    for (; i < data.length; i++) {
-      const c = data[i];
-      if (c === LF) physicalLine++;
-      if (csv) {
-        if (inQuote && c === escape) lastWasEscape = !lastWasEscape;
-        if (c === quote && !lastWasEscape) inQuote = !inQuote;
-        if (c !== escape) lastWasEscape = false;
-        if (inQuote && c === (eol === 'nl' ? LF : CR)) serverLine++;
-        if (inQuote) continue;
-      } else if (c === BACKSLASH) {
-        // Text format: the next byte is data, whatever it is (an escaped LF does not end the record).
-        i++;
-        if (data[i] === LF) physicalLine++;
-        continue;
-      }
-      if (c === CR) {
-        if (eol === 'unknown') eol = data[i + 1] === LF ? 'crnl' : 'cr';
-        // Once the stream's line end is known to be LF, the server refuses a bare CR as data
-        // (22P04) inside the record, which then runs on to the LF; with CR LF line ends the LF ends it.
-        if (eol === 'cr') {
-          i++;
-          break;
-        }
-      } else if (c === LF) {
-        if (eol === 'unknown') eol = 'nl';
-        i++;
-        break;
-      }
-    }
-    record.serverLine = serverLine;
-    record.nextLine = physicalLine;
-    records.push(record);
-  }
+  const keep = (r: CopyRecord) => {
+    if (records.length > 0) records[records.length - 1].nextLine = r.line;
+    records.push({ offset: r.start, line: r.line, serverLine: r.serverLine, nextLine: r.line });
+  };
+  scanner.push(data, keep);
+  scanner.finish(keep);
+  if (records.length > 0) records[records.length - 1].nextLine = scanner.line;
   return records;
 }
 
@@ -103,69 +62,20 @@ export async function readRange(file: string, start: number, end: number): Promi
   }
 }
 
-export interface ChunkErrorContext {
-  file: string;
-  syntax: RecordSyntax;
-  /** The failing chunk's bytes (from the file, or a stream's batch in memory). */
-  read: (chunk: Chunk) => Promise<Buffer>;
-  /** Records in the input before the chunk, when known. */
-  recordsBefore: () => Promise<number | undefined>;
-  /** Binary format: the server's line N is the Nth tuple of the chunk, and Chunk.line its first tuple's number. */
-  binary?: boolean;
-}
-
-/** Turns a chunk's server error into a BAD_ROW / SERVER_ERROR naming file, line, record and column. */
-export async function locateChunkError(error: PloaderError, chunk: Chunk, context: ChunkErrorContext): Promise<PloaderError> {
-  const server: ServerErrorFields = error.server ?? {};
-  const at = parseCopyContext(server.where);
-  const reason = `${error.message}${server.sqlstate ? ` (SQLSTATE ${server.sqlstate})` : ''}${server.detail ? `; ${server.detail}` : ''}${server.hint ? `; hint: ${server.hint}` : ''}`;
-  if (!at) {
-    return new PloaderError(error.code, `${reason} — while loading lines from ${chunk.line} of ${context.file}`, { server, cause: error });
-  }
-  if (context.binary) {
-    const tuple = chunk.line + at.line - 1;
-    const column = at.column ?? server.column;
-    return new PloaderError(
-      isRowError(server.sqlstate) ? 'BAD_ROW' : error.code,
-      `tuple ${tuple}${column ? `, column ${column}` : ''}: ${reason} — fix the file and load again (nothing was loaded)`,
-      { position: { file: context.file, record: tuple, column }, server, cause: error },
-    );
-  }
-  const records = simulateServerLines(await context.read(chunk), context.syntax);
-  const index = records.findIndex((r) => r.serverLine === at.line);
-  const record = records[index === -1 ? records.length - 1 : index];
-  const recordsBefore = await context.recordsBefore();
-  const position = {
-    file: context.file,
-    line: chunk.line + (record?.line ?? 1) - 1,
-    record: recordsBefore === undefined ? undefined : recordsBefore + (index === -1 ? records.length : index + 1),
-    column: at.column ?? server.column,
+/**
+ * The record of a chunk on which the server's line counter (for a COPY of the whole chunk) reads
+ * `serverLine`: one scan of the chunk, stopped there.
+ */
+export async function locateServerLine(source: ChunkBytes, syntax: RecordSyntax, serverLine: number): Promise<CopyRecord | undefined> {
+  const scanner = new CopyRecordScanner(syntax);
+  let found: CopyRecord | undefined;
+  const look = (record: CopyRecord) => {
+    if (!found && record.serverLine >= serverLine) found = record;
   };
-  const where = [position.record === undefined ? undefined : `record ${position.record}`, position.column ? `column ${position.column}` : undefined].filter(Boolean).join(', ') || 'a row';
-  const code = isRowError(server.sqlstate) ? 'BAD_ROW' : error.code;
-  return new PloaderError(code, `${where}: ${reason} — fix the row and load again (nothing was loaded)`, { position, server, cause: error });
-}
-
-/** Input positions of records given by chunk and index within the chunk (read chunk by chunk). */
-export async function locateRecords(
-  file: string,
-  syntax: RecordSyntax,
-  chunks: readonly Chunk[],
-  wanted: ReadonlyArray<{ chunk: number; recordInChunk: number }>,
-): Promise<Array<{ start: number; end: number; line: number }>> {
-  const byChunk = new Map<number, RecordLocation[]>();
-  const located = [];
-  for (const { chunk: index, recordInChunk } of wanted) {
-    const chunk = chunks.find((c) => c.index === index);
-    if (!chunk) throw new Error(`no chunk ${index} in the plan`);
-    let records = byChunk.get(index);
-    if (!records) {
-      records = simulateServerLines(await readRange(file, chunk.start, chunk.end), syntax);
-      byChunk.set(index, records);
-    }
-    const record = records[recordInChunk];
-    const next = records[recordInChunk + 1];
-    located.push({ start: chunk.start + record.offset, end: next ? chunk.start + next.offset : chunk.end, line: chunk.line + record.line - 1 });
+  for await (const block of chunkBlocks(source)) {
+    scanner.push(block, look);
+    if (found) break;
   }
-  return located;
+  if (!found) scanner.finish(look);
+  return found?.serverLine === serverLine ? found : undefined;
 }

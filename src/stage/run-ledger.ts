@@ -10,8 +10,7 @@
 import type pg from 'pg';
 import { runHasSessions } from '../copy/run-identity.ts';
 import { PloaderError } from '../errors.ts';
-import type { Chunk } from '../plan/chunks.ts';
-import type { RejectedRecord } from '../rows/rejects.ts';
+import type { ChunkRange } from '../plan/chunks.ts';
 import { qualified, quoteLiteral, type QualifiedName } from '../db/sql.ts';
 import { STAGE_COMMENT_PREFIX } from './stage.ts';
 
@@ -41,7 +40,7 @@ export function ledgerName(stage: QualifiedName): QualifiedName {
   return { schema: stage.schema, name: `${stage.name}${LEDGER_SUFFIX}` };
 }
 
-export function createLedgerSql(ledger: QualifiedName, meta: RunMeta, chunks: readonly Chunk[]): string[] {
+export function createLedgerSql(ledger: QualifiedName, meta: RunMeta, chunks: readonly ChunkRange[]): string[] {
   const statements = [
     `CREATE TABLE ${qualified(ledger)} (chunk int PRIMARY KEY, start_byte bigint NOT NULL, end_byte bigint NOT NULL, line bigint NOT NULL, rows bigint, rejects jsonb)`,
     `COMMENT ON TABLE ${qualified(ledger)} IS ${quoteLiteral(JSON.stringify(meta))}`,
@@ -53,7 +52,7 @@ export function createLedgerSql(ledger: QualifiedName, meta: RunMeta, chunks: re
   return statements;
 }
 
-/** Run by the worker inside its chunk's transaction, after the COPY. */
+/** Run by the worker inside its chunk's transaction, after the COPY; `rejects` is the count of bad rows it set aside. */
 export function markChunkDoneSql(ledger: QualifiedName): string {
   return `UPDATE ${qualified(ledger)} SET rows = $2, rejects = $3 WHERE chunk = $1`;
 }
@@ -86,27 +85,26 @@ function parseMeta(comment: string | null): RunMeta | undefined {
 }
 
 export interface ResumeState {
-  chunks: Chunk[];
+  chunks: ChunkRange[];
   done: Set<number>;
   rowsDone: number;
-  rejects: RejectedRecord[];
-  recordsPerChunk: Map<number, number>;
+  /** Bad rows the committed chunks set aside (their bytes and reasons are in the run's reject spools). */
+  rejected: number;
   /** False when the stage lost committed rows (an UNLOGGED table is emptied by a server crash). */
   stageIntact: boolean;
 }
 
 export async function readResumeState(client: pg.Client, run: LeftoverRun): Promise<ResumeState> {
-  const { rows } = await client.query<{ chunk: number; start_byte: string; end_byte: string; line: string; rows: string | null; rejects: RejectedRecord[] | null }>(
+  const { rows } = await client.query<{ chunk: number; start_byte: string; end_byte: string; line: string; rows: string | null; rejects: number | null }>(
     `SELECT chunk, start_byte, end_byte, line, rows, rejects FROM ${qualified(run.ledger)} ORDER BY chunk`,
   );
-  const state: ResumeState = { chunks: [], done: new Set(), rowsDone: 0, rejects: [], recordsPerChunk: new Map(), stageIntact: true };
+  const state: ResumeState = { chunks: [], done: new Set(), rowsDone: 0, rejected: 0, stageIntact: true };
   for (const row of rows) {
     state.chunks.push({ index: row.chunk, start: Number(row.start_byte), end: Number(row.end_byte), line: Number(row.line) });
     if (row.rows === null) continue;
     state.done.add(row.chunk);
     state.rowsDone += Number(row.rows);
-    state.rejects.push(...(row.rejects ?? []));
-    state.recordsPerChunk.set(row.chunk, Number(row.rows) + (row.rejects?.length ?? 0));
+    state.rejected += Number(row.rejects ?? 0);
   }
   const { rows: [{ count }] } = await client.query<{ count: string }>(`SELECT count(*) AS count FROM ${qualified(run.stage)}`);
   state.stageIntact = Number(count) === state.rowsDone;

@@ -3,7 +3,7 @@
  * and the chunker end to end on a nasty CSV cut at every chunk size.
  */
 import { describe, expect, it } from 'vitest';
-import { buildChunks, chunkTargets, CHUNKS_PER_WORKER, defaultChunkBytes, MAX_DEFAULT_CHUNK_BYTES, MIN_DEFAULT_CHUNK_BYTES, type Chunk } from '../../../src/plan/chunks.ts';
+import { buildChunks, chunkTargets, CHUNKS_PER_WORKER, defaultChunkBytes, MAX_DEFAULT_CHUNK_BYTES, MIN_DEFAULT_CHUNK_BYTES, type ChunkRange } from '../../../src/plan/chunks.ts';
 import { chooseStrategy, type StrategyInput } from '../../../src/plan/strategy.ts';
 import { stagingTableName } from '../../../src/stage/stage.ts';
 import { findRecordStarts } from '../../../src/input/scan/record-boundaries.ts';
@@ -54,7 +54,7 @@ describe('chunkTargets', () => {
 describe('buildChunks', () => {
   const at = (offset: number, line: number) => ({ offset, line });
 
-  it.each<[string, { offset: number; line: number }, number, Array<{ offset: number; line: number }>, Array<Omit<Chunk, 'index'>>]>([
+  it.each<[string, { offset: number; line: number }, number, Array<{ offset: number; line: number }>, Array<Omit<ChunkRange, 'index'>>]>([
     ['one chunk without starts', at(0, 1), 10, [], [{ start: 0, end: 10, line: 1 }]],
     ['a chunk per distinct start', at(0, 1), 10, [at(4, 2), at(7, 3)], [
       { start: 0, end: 4, line: 1 },
@@ -199,7 +199,7 @@ function referenceRecordStarts(data: Buffer, quote: number): Array<{ offset: num
 }
 
 /** Plans chunks as load.ts does: header end found by the scanner, targets from the data start. */
-function planChunks(data: Buffer, chunkBytes: number, header: boolean): { dataStart: number; chunks: Chunk[] } {
+function planChunks(data: Buffer, chunkBytes: number, header: boolean): { dataStart: number; chunks: ChunkRange[] } {
   const dataStart = header ? findRecordStarts(data, CSV, [1])[0] : { offset: 0, line: 1 };
   const starts = findRecordStarts(data, CSV, chunkTargets(dataStart.offset, data.length, chunkBytes));
   return { dataStart: dataStart.offset, chunks: buildChunks(dataStart, data.length, starts) };

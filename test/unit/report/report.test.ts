@@ -97,8 +97,8 @@ describe('formatPlan', () => {
     stage: '"public"."ploader_votes_a1b2c3d4"',
     copySql,
     chunks: [
-      { index: 0, start: 20, end: 1000, line: 2 },
-      { index: 1, start: 1000, end: 2048, line: 40 },
+      { index: 0, start: 20, end: 1000, line: 2, firstRecord: 0, records: 38 },
+      { index: 1, start: 1000, end: 2048, line: 40, firstRecord: 38, records: 41 },
     ],
     steps: {
       durable: [{ label: 'SET LOGGED', sql: 'ALTER TABLE "public"."ploader_votes_a1b2c3d4" SET LOGGED' }],

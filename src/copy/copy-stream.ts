@@ -1,0 +1,66 @@
+/**
+ * COPY FROM STDIN over one connection: a whole source at once (`copyFromSource`), or a COPY kept open
+ * and fed piece by piece (`OpenCopy`), which bad-row isolation uses to load the records it has checked.
+ */
+import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+
+/** Runs one COPY fed from `source`; returns the server's row count (its `COPY n`). */
+export async function copyFromSource(client: pg.Client, sql: string, source: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<number> {
+  const copy = client.query(copyFrom(sql));
+  await pipeline(source, copy);
+  return copy.rowCount ?? 0;
+}
+
+/**
+ * A COPY that stays open while pieces are written to it. Small pieces are gathered into writes of
+ * WRITE_BYTES, so a million one-line records do not cost a million socket writes.
+ */
+export class OpenCopy {
+  private readonly copy: ReturnType<typeof copyFrom>;
+  private failure: Error | undefined;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private readonly finished: Promise<void>;
+
+  constructor(client: pg.Client, sql: string) {
+    this.copy = client.query(copyFrom(sql));
+    this.finished = new Promise((resolve, reject) => {
+      this.copy.on('finish', resolve);
+      this.copy.on('error', (error: Error) => {
+        this.failure = error;
+        reject(error);
+      });
+    });
+    // Reported by end() or the next write(); never an unhandled rejection meanwhile.
+    this.finished.catch(() => {});
+  }
+
+  async write(bytes: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes >= WRITE_BYTES) await this.flush();
+  }
+
+  /** Ends the COPY; returns the server's row count. */
+  async end(): Promise<number> {
+    await this.flush();
+    this.copy.end();
+    await this.finished;
+    return this.copy.rowCount ?? 0;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!this.copy.write(data)) await Promise.race([once(this.copy, 'drain'), this.finished]);
+    if (this.failure) throw this.failure;
+  }
+}
+
+const WRITE_BYTES = 64 * 1024;

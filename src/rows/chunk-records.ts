@@ -1,0 +1,76 @@
+/**
+ * One sequential read of a chunk, record by record, each record with its own bytes: what bad-row
+ * isolation and the reject file work from. Memory holds one read block plus the records the caller
+ * still keeps, never the chunk.
+ */
+import { createReadStream } from 'node:fs';
+import type { RecordSyntax } from '../input/scan/record-syntax.ts';
+import { CopyRecordScanner, type CopyRecord } from './copy-records.ts';
+
+export interface RecordWithBytes extends CopyRecord {
+  bytes: Buffer;
+}
+
+/** Where a chunk's bytes come from: the file's range [start, end), or a stream's batch in memory. */
+export interface ChunkBytes {
+  file: string;
+  start: number;
+  end: number;
+  data?: Uint8Array;
+}
+
+/** Read-ahead per chunk stream: large enough to keep the socket busy, small enough that N workers stay far below the RSS budget. */
+export const READ_BLOCK_BYTES = 1 << 20;
+
+/** The bytes [start, end) of the file, streamed (createReadStream's `end` is inclusive). */
+export async function* fileRange(file: string, start: number, end: number): AsyncGenerator<Buffer> {
+  if (end > start) yield* createReadStream(file, { start, end: end - 1, highWaterMark: READ_BLOCK_BYTES });
+}
+
+/** The chunk's bytes in blocks, from memory or from the file. */
+export function chunkBlocks(source: ChunkBytes): AsyncIterable<Buffer> | Buffer[] {
+  if (!source.data) return fileRange(source.file, source.start, source.end);
+  return [Buffer.from(source.data.buffer, source.data.byteOffset, source.data.byteLength)];
+}
+
+/** The chunk's records in order; offsets, lines and server lines are relative to the chunk. */
+export async function* chunkRecords(source: ChunkBytes, syntax: RecordSyntax): AsyncGenerator<RecordWithBytes> {
+  const scanner = new CopyRecordScanner(syntax);
+  // The blocks still needed for the record under way: a record may span blocks.
+  let held: Buffer[] = [];
+  let heldFrom = 0;
+  let ready: RecordWithBytes[] = [];
+  const take = (record: CopyRecord) => {
+    ready.push({ ...record, bytes: slice(held, heldFrom, record.start, record.end) });
+  };
+  for await (const block of chunkBlocks(source)) {
+    held.push(block);
+    scanner.push(block, take);
+    // Drop the blocks that end before the record under way begins.
+    const keepFrom = ready.length > 0 ? ready[ready.length - 1].end : heldFrom;
+    while (held.length > 1 && heldFrom + held[0].length <= keepFrom) heldFrom += held.shift()!.length;
+    if (held.length === 1 && heldFrom + held[0].length <= keepFrom) {
+      heldFrom += held[0].length;
+      held = [];
+    }
+    const out = ready;
+    ready = [];
+    yield* out;
+  }
+  scanner.finish(take);
+  yield* ready;
+}
+
+/** Bytes [from, to) of the stream, out of the held blocks that start at offset `base`. */
+function slice(blocks: readonly Buffer[], base: number, from: number, to: number): Buffer {
+  let offset = base;
+  const parts: Buffer[] = [];
+  for (const block of blocks) {
+    const end = offset + block.length;
+    if (end > from && offset < to) parts.push(block.subarray(Math.max(0, from - offset), Math.min(block.length, to - offset)));
+    offset = end;
+    if (offset >= to) break;
+  }
+  // A copy: a record must not pin the 1 MB read block it came from once that block is dropped.
+  return parts.length === 1 ? Buffer.from(parts[0]) : Buffer.concat(parts);
+}

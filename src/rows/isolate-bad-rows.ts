@@ -1,0 +1,240 @@
+/**
+ * Bad-row isolation for --max-errors, after a chunk's COPY has stopped at a bad row and rolled back.
+ * Linear whatever the number of bad rows:
+ *
+ * - the chunk is read once more, front to back (so each byte is read from disk at most twice);
+ * - the records before the bad one are known good (the server accepted them a moment ago) and go
+ *   straight to the chunk's own COPY, the bad one to the reject spool;
+ * - the records after it are checked by a probe session of the same worker: a COPY of a window of
+ *   them into a temporary twin of the stage (same columns, types, defaults, NOT NULL and CHECKs),
+ *   in a transaction of its own. A window that loads is good; one that fails names its first bad
+ *   record, the records before it are good, the rest go into the next window. Good records go to the
+ *   chunk's COPY, which therefore never fails on a row: it needs no savepoint, so no subtransaction,
+ *   and `--max-errors all` holds for any number of bad rows.
+ *
+ * Each record is parsed by the server at most twice (checked, then loaded). Windows grow while they
+ * load and shrink to twice the good run before the last bad row when they fail: the bytes sent past a
+ * bad row, which the server discards unread, stay within one window (at most MAX_WINDOW_BYTES), and a
+ * file where every row is bad costs one one-record probe per row.
+ */
+import type pg from 'pg';
+import { copyFromSource, OpenCopy } from '../copy/copy-stream.ts';
+import { PloaderError, serverFields, type ServerErrorFields } from '../errors.ts';
+import type { RecordSyntax } from '../input/scan/record-syntax.ts';
+import { isRowError } from '../db/sqlstate.ts';
+import { chunkRecords, type ChunkBytes, type RecordWithBytes } from './chunk-records.ts';
+import { parseCopyContext } from './line-mapping.ts';
+import { positionCountersSql, type RecordCounter } from './record-counters.ts';
+
+/** Why the server refused a record, as the reject log keeps it. */
+export interface RejectReason {
+  message: string;
+  sqlstate?: string;
+  column?: string;
+}
+
+export interface IsolationContext {
+  source: ChunkBytes;
+  syntax: RecordSyntax;
+  /** The chunk's COPY into the stage. */
+  copySql: string;
+  counters: readonly RecordCounter[];
+  /** The probe session, opened on first use: its temporary twin made, and the COPY into it. */
+  openProbe: () => Promise<{ client: pg.Client; copySql: string }>;
+  /** Sets a record aside; throws when that is one more than --max-errors allows. */
+  reject: (record: RecordWithBytes, reason: RejectReason) => void;
+}
+
+/** The first COPY's failure: the server's line (counted from the chunk's start) and why. */
+export interface FirstFailure {
+  serverLine: number;
+  reason: RejectReason;
+}
+
+export const MAX_WINDOW_BYTES = 1 << 20;
+const FIRST_WINDOW_BYTES = 64 * 1024;
+
+/** Loads the chunk's good records into the stage (inside the caller's transaction); returns how many. */
+export async function isolateBadRows(main: pg.Client, context: IsolationContext, first: FirstFailure): Promise<number> {
+  const loader = new GoodRecordLoader(main, context.copySql, context.counters);
+  const records = chunkRecords(context.source, context.syntax)[Symbol.asyncIterator]();
+  let probe: Awaited<ReturnType<IsolationContext['openProbe']>> | undefined;
+  try {
+    const windows = new ProbeWindows(records, await loadUpTo(records, first, loader, context));
+    for (let window = await windows.next(); window.length > 0; window = await windows.next()) {
+      if (window[0].stray && !windows.primer) {
+        // No good record before it to start the probe's stream with: see strayReason.
+        context.reject(window[0], strayReason(window[0], context.syntax));
+        windows.failedAt(window, 0);
+        continue;
+      }
+      probe ??= await context.openProbe();
+      const primer = windows.primer;
+      const failure = await probeWindow(probe, primer, window);
+      if (!failure) {
+        for (const record of window) await loader.add(record);
+        windows.loaded(window);
+        continue;
+      }
+      const at = windowRecordAt(window, primer, failure.serverLine);
+      if (at < 0) throw failure.error;
+      for (const record of window.slice(0, at)) await loader.add(record);
+      context.reject(window[at], failure.reason);
+      windows.failedAt(window, at);
+    }
+    return await loader.finish();
+  } finally {
+    await records.return?.(undefined);
+    await probe?.client.end().catch(() => {});
+  }
+}
+
+/** Loads the records before the first COPY's bad row and rejects that one; returns the last good record. */
+async function loadUpTo(
+  records: AsyncIterator<RecordWithBytes>,
+  first: FirstFailure,
+  loader: GoodRecordLoader,
+  context: IsolationContext,
+): Promise<RecordWithBytes | undefined> {
+  let good: RecordWithBytes | undefined;
+  for (let next = await records.next(); !next.done; next = await records.next()) {
+    const record = next.value;
+    if (record.serverLine < first.serverLine) {
+      await loader.add(record);
+      good = record;
+      continue;
+    }
+    if (record.serverLine > first.serverLine) break;
+    context.reject(record, first.reason);
+    return good;
+  }
+  throw new PloaderError('SERVER_ERROR', `${first.reason.message} — the server named line ${first.serverLine} of the chunk's COPY, which no record of it ends on`);
+}
+
+/** The probe's windows: records not yet checked, in order, and the last good record to prime a window with. */
+class ProbeWindows {
+  private queue: RecordWithBytes[] = [];
+  private exhausted = false;
+  private windowBytes = FIRST_WINDOW_BYTES;
+
+  constructor(
+    private readonly records: AsyncIterator<RecordWithBytes>,
+    public primer: RecordWithBytes | undefined,
+  ) {}
+
+  async next(): Promise<RecordWithBytes[]> {
+    const window: RecordWithBytes[] = [];
+    let bytes = 0;
+    while (bytes < this.windowBytes) {
+      let record = this.queue.shift();
+      if (!record && !this.exhausted) {
+        const next = await this.records.next();
+        if (next.done) this.exhausted = true;
+        else record = next.value;
+      }
+      if (!record) break;
+      window.push(record);
+      bytes += record.bytes.length;
+    }
+    return window;
+  }
+
+  loaded(window: RecordWithBytes[]): void {
+    this.primer = window[window.length - 1];
+    this.windowBytes = Math.min(MAX_WINDOW_BYTES, this.windowBytes * 2);
+  }
+
+  /** Record `at` was bad: those before it were good, those after it are checked again. */
+  failedAt(window: RecordWithBytes[], at: number): void {
+    if (at > 0) this.primer = window[at - 1];
+    this.queue = window.slice(at + 1).concat(this.queue);
+    let goodBytes = 0;
+    for (let i = 0; i < at; i++) goodBytes += window[i].bytes.length;
+    // Twice the good run the failed window held: about one bad row per window, and no more bytes sent past it.
+    this.windowBytes = Math.min(MAX_WINDOW_BYTES, Math.max(1, 2 * goodBytes));
+  }
+}
+
+/** One probe COPY of the window, primed with a good record so the stream's line end is the chunk's. */
+async function probeWindow(
+  probe: { client: pg.Client; copySql: string },
+  primer: RecordWithBytes | undefined,
+  window: readonly RecordWithBytes[],
+): Promise<{ serverLine: number; reason: RejectReason; error: unknown } | undefined> {
+  const parts = primer ? [primer.bytes, ...window.map((r) => r.bytes)] : window.map((r) => r.bytes);
+  try {
+    await copyFromSource(probe.client, probe.copySql, [Buffer.concat(parts)]);
+    return undefined;
+  } catch (error) {
+    const server = serverFields(error);
+    const at = parseCopyContext(server?.where);
+    if (!server || !isRowError(server.sqlstate) || !at) throw error;
+    return { serverLine: at.line, reason: reasonOf(error, server, at.column), error };
+  }
+}
+
+export function reasonOf(error: unknown, server: ServerErrorFields, column: string | undefined): RejectReason {
+  return { message: (error as Error).message, sqlstate: server.sqlstate, column: column ?? server.column };
+}
+
+/**
+ * The window's record the server's line `line` names. A stream counts its first record's quoted
+ * newlines by the "line end not known yet" rule (quoted CRs), the later ones as the chunk did.
+ */
+export function windowRecordAt(window: readonly RecordWithBytes[], primer: RecordWithBytes | undefined, line: number): number {
+  let counted = primer ? 1 + primer.quotedCR : 0;
+  for (let i = 0; i < window.length; i++) {
+    counted += i === 0 && !primer ? 1 + window[i].quotedCR : window[i].ownLines;
+    if (counted === line) return i;
+    if (counted > line) return -1;
+  }
+  return -1;
+}
+
+/**
+ * A record holding a line end of another kind than the chunk's (a bare CR in an LF file) is always
+ * refused by the chunk's COPY (22P04). A probe stream that started with it would take that line end as
+ * its own, so with no good record before it to start the stream with, it is refused here, in the
+ * words the server uses.
+ */
+function strayReason(record: RecordWithBytes, syntax: RecordSyntax): RejectReason {
+  const bareLF = /(^|[^\r])\n/.test(record.bytes.toString('latin1').replace(/\n$/, ''));
+  const what = bareLF ? 'newline' : 'carriage return';
+  return { message: `${syntax.format === 'csv' ? 'unquoted' : 'literal'} ${what} found in data`, sqlstate: '22P04' };
+}
+
+/**
+ * The chunk's own COPY of the good records. With record counters (ids, locator), each run of
+ * consecutive records is a COPY of its own, the counters set to its first record; without, one COPY
+ * takes them all.
+ */
+class GoodRecordLoader {
+  private copy: OpenCopy | undefined;
+  private next = -1;
+  private rows = 0;
+
+  constructor(private readonly client: pg.Client, private readonly sql: string, private readonly counters: readonly RecordCounter[]) {}
+
+  async add(record: RecordWithBytes): Promise<void> {
+    if (this.copy && this.counters.length > 0 && record.index !== this.next) await this.close();
+    if (!this.copy) {
+      const position = positionCountersSql(this.counters, record.index);
+      if (position) await this.client.query(position);
+      this.copy = new OpenCopy(this.client, this.sql);
+    }
+    await this.copy.write(record.bytes);
+    this.next = record.index + 1;
+  }
+
+  async finish(): Promise<number> {
+    await this.close();
+    return this.rows;
+  }
+
+  private async close(): Promise<void> {
+    if (!this.copy) return;
+    const copy = this.copy;
+    this.copy = undefined;
+    this.rows += await copy.end();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * What each chunk's COPY needs beyond its bytes: the record counters its session sets (the
+ * --on-conflict locator; serial and identity ids in file order), and with --max-errors the probe
+ * session's temporary twin of the stage and the chunk's reject spool.
+ */
+import { copyFromStdin, qualified, quoteIdent } from '../db/sql.ts';
+import type { Chunk } from '../plan/chunks.ts';
+import type { LoadPlan } from '../plan/load-plan.ts';
+import { LOCATOR_SEQUENCE, locatorFirstValue } from './conflicts.ts';
+import { counterSessionSql, type RecordCounter } from './record-counters.ts';
+import { spoolDirectory, spoolFiles } from './reject-spool.ts';
+
+export interface ChunkCopySettings {
+  copySql: string;
+  sessionSql: string[];
+  counters: RecordCounter[];
+  probe?: { setupSql: string[]; copySql: string };
+  spool?: { bytes: string; log: string };
+}
+
+export function chunkCopySettings(plan: LoadPlan, chunk: Chunk): ChunkCopySettings {
+  const counters: RecordCounter[] = [];
+  if (plan.conflicts.locator) counters.push({ sequence: LOCATOR_SEQUENCE, first: locatorFirstValue(chunk.index), increment: '1' });
+  const isolating = plan.options.maxErrors > 0;
+  return {
+    copySql: plan.copySql,
+    sessionSql: counterSessionSql(counters),
+    counters,
+    probe: isolating ? probeSql(plan) : undefined,
+    spool: isolating ? spoolFiles(spoolDirectory(plan.options.rejectFile, plan.runId), chunk.index, 'rows') : undefined,
+  };
+}
+
+/**
+ * The probe's twin: the stage's columns, types, defaults, NOT NULL and CHECK constraints and
+ * generated columns, so it refuses exactly the rows the stage would. It is named like the target, so
+ * the probe's messages read as one COPY's would ("new row for relation "votes" violates ..."); temporary,
+ * and emptied at every commit.
+ */
+function probeSql(plan: LoadPlan): { setupSql: string[]; copySql: string } {
+  const twin = { schema: 'pg_temp', name: plan.target.table.name };
+  return {
+    setupSql: [
+      `CREATE TEMP TABLE ${quoteIdent(twin.name)} (LIKE ${qualified(plan.stage)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED) ON COMMIT DELETE ROWS`,
+    ],
+    copySql: copyFromStdin(twin, plan.columns, plan.options),
+  };
+}
