@@ -64,3 +64,39 @@ export class OpenCopy {
 }
 
 const WRITE_BYTES = 64 * 1024;
+
+/**
+ * One COPY of bytes already in memory, sent in the same write as the statement: one round trip
+ * instead of pg-copy-streams' two (it waits for the server's CopyInResponse before sending data). The
+ * protocol allows it: the server reads the data once the COPY has started, and if the statement fails
+ * first, it discards CopyData and CopyDone that arrive outside a COPY. Implements node-postgres's
+ * Submittable (submit + the handle* callbacks), as pg-copy-streams does.
+ */
+export function copyFromBuffer(client: pg.Client, sql: string, data: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let rows = 0;
+    let failure: unknown;
+    const submittable = {
+      submit(connection: { query(text: string): void; sendCopyFromChunk(chunk: Buffer): void; endCopyFrom(): void }) {
+        connection.query(sql);
+        if (data.length > 0) connection.sendCopyFromChunk(data);
+        connection.endCopyFrom();
+      },
+      handleCopyInResponse() {},
+      handleCommandComplete(message: { text?: string }) {
+        const match = /^COPY (\d+)/.exec(message.text ?? '');
+        if (match) rows = Number(match[1]);
+      },
+      handleError(error: unknown) {
+        failure = error;
+        reject(error);
+      },
+      handleReadyForQuery() {
+        if (failure === undefined) resolve(rows);
+      },
+      // node-postgres replaces it to implement query_timeout; it must exist.
+      callback() {},
+    };
+    client.query(submittable as unknown as pg.QueryConfig);
+  });
+}

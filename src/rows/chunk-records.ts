@@ -74,3 +74,39 @@ function slice(blocks: readonly Buffer[], base: number, from: number, to: number
   // A copy: a record must not pin the 1 MB read block it came from once that block is dropped.
   return parts.length === 1 ? Buffer.from(parts[0]) : Buffer.concat(parts);
 }
+
+/**
+ * Only the records of the chunk whose indexes `wanted` yields (ascending), with their bytes: one scan
+ * of the chunk as far as the last one wanted, and no copy of the others.
+ */
+export async function* selectRecords(source: ChunkBytes, syntax: RecordSyntax, wanted: AsyncIterator<number>): AsyncGenerator<RecordWithBytes> {
+  const scanner = new CopyRecordScanner(syntax);
+  let next = await wanted.next();
+  let held: Buffer[] = [];
+  let heldFrom = 0;
+  let ended: CopyRecord[] = [];
+  const collect = (record: CopyRecord) => {
+    ended.push(record);
+  };
+  /** Yields the wanted ones among the records that ended in the held blocks. */
+  async function* pick(): AsyncGenerator<RecordWithBytes> {
+    for (const record of ended) {
+      if (next.done) return;
+      if (record.index !== next.value) continue;
+      yield { ...record, bytes: slice(held, heldFrom, record.start, record.end) };
+      next = await wanted.next();
+    }
+  }
+  for await (const block of chunkBlocks(source)) {
+    if (next.done) return;
+    held.push(block);
+    scanner.push(block, collect);
+    yield* pick();
+    const keepFrom = ended.length > 0 ? ended[ended.length - 1].end : heldFrom;
+    ended = [];
+    while (held.length > 0 && heldFrom + held[0].length <= keepFrom) heldFrom += held.shift()!.length;
+    if (held.length === 0) held = [];
+  }
+  scanner.finish(collect);
+  yield* pick();
+}

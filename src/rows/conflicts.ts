@@ -160,7 +160,7 @@ export async function* conflictingRecords(client: pg.Client): AsyncGenerator<Con
   let after = '-1';
   for (;;) {
     const { rows } = await client.query<{ locator: string; message: string }>(
-      `SELECT locator::text AS locator, message FROM pg_temp.${quoteIdent(CONFLICTS_TABLE)} WHERE locator > $1 ORDER BY locator LIMIT ${PAGE_ROWS}`,
+      `SELECT c.locator::text AS locator, c.message FROM pg_temp.${quoteIdent(CONFLICTS_TABLE)} c WHERE c.locator > $1 ORDER BY c.locator LIMIT ${PAGE_ROWS}`,
       [after],
     );
     for (const row of rows) yield { locator: row.locator, key: '', reason: row.message };
@@ -170,7 +170,7 @@ export async function* conflictingRecords(client: pg.Client): AsyncGenerator<Con
 }
 
 const ERROR_EXAMPLES = 10;
-const PAGE_ROWS = 10_000;
+const PAGE_ROWS = 50_000;
 
 export class DuplicateKeyError extends PloaderError {
   readonly records: ConflictingRecord[];

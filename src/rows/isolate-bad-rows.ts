@@ -18,7 +18,7 @@
  * file where every row is bad costs one one-record probe per row.
  */
 import type pg from 'pg';
-import { copyFromSource, OpenCopy } from '../copy/copy-stream.ts';
+import { copyFromBuffer, OpenCopy } from '../copy/copy-stream.ts';
 import { PloaderError, serverFields, type ServerErrorFields } from '../errors.ts';
 import type { RecordSyntax } from '../input/scan/record-syntax.ts';
 import { isRowError } from '../db/sqlstate.ts';
@@ -163,7 +163,7 @@ async function probeWindow(
 ): Promise<{ serverLine: number; reason: RejectReason; error: unknown } | undefined> {
   const parts = primer ? [primer.bytes, ...window.map((r) => r.bytes)] : window.map((r) => r.bytes);
   try {
-    await copyFromSource(probe.client, probe.copySql, [Buffer.concat(parts)]);
+    await copyFromBuffer(probe.client, probe.copySql, Buffer.concat(parts));
     return undefined;
   } catch (error) {
     const server = serverFields(error);

@@ -43,6 +43,8 @@ export async function removeSpools(directory: string): Promise<void> {
   await rm(directory, { recursive: true, force: true });
 }
 
+const READ_AHEAD_BYTES = 1 << 20;
+
 async function write(stream: WriteStream, data: Buffer | string): Promise<void> {
   if (!stream.write(data)) await once(stream, 'drain');
 }
@@ -56,6 +58,7 @@ async function end(stream: WriteStream): Promise<void> {
 class SpoolReader {
   private head: SpoolEntry | undefined;
   private position = 0;
+  private buffered = Buffer.alloc(0);
 
   private constructor(
     private readonly lines: AsyncIterator<string> | undefined,
@@ -85,16 +88,18 @@ class SpoolReader {
     return undefined;
   }
 
+  /** The next `size` bytes of the spool, read ahead in large blocks: rejects are often a line each. */
   async take(size: number): Promise<Buffer> {
     this.head = undefined;
-    const data = Buffer.alloc(size);
-    let filled = 0;
-    while (filled < size) {
-      const { bytesRead } = await this.bytes!.read(data, filled, size - filled, this.position + filled);
+    while (this.buffered.length < size) {
+      const block = Buffer.allocUnsafe(Math.max(READ_AHEAD_BYTES, size));
+      const { bytesRead } = await this.bytes!.read(block, 0, block.length, this.position);
       if (bytesRead === 0) throw new Error('a reject spool is shorter than its log says: it was changed during the load');
-      filled += bytesRead;
+      this.position += bytesRead;
+      this.buffered = Buffer.concat([this.buffered, block.subarray(0, bytesRead)]);
     }
-    this.position += size;
+    const data = this.buffered.subarray(0, size);
+    this.buffered = this.buffered.subarray(size);
     return data;
   }
 

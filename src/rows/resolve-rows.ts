@@ -8,7 +8,7 @@ import { PloaderError } from '../errors.ts';
 import { syntaxOf } from '../input/split.ts';
 import type { CopyOutcome } from '../copy/copy-pool.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
-import { chunkRecords, type RecordWithBytes } from './chunk-records.ts';
+import { selectRecords, type RecordWithBytes } from './chunk-records.ts';
 import { conflictingRecords, DuplicateKeyError, decodeLocator, dropLocatorSql, resolveConflicts, type ConflictingRecord } from './conflicts.ts';
 import { finishNumberingSql } from './serial-ids.ts';
 import { RejectSpool, spoolDirectory, spoolFiles, type RejectEntry } from './reject-spool.ts';
@@ -81,28 +81,26 @@ async function locateConflicts(
   found: (entry: RejectEntry, record: RecordWithBytes, chunk: number) => void,
 ): Promise<void> {
   const syntax = syntaxOf(plan.options);
-  let cursor: { chunk: number; records: AsyncGenerator<RecordWithBytes> } | undefined;
-  try {
-    for await (const conflict of conflicts) {
-      const { chunk: index, recordInChunk } = decodeLocator(conflict.locator);
-      const chunk = plan.chunks[index];
-      if (chunk?.index !== index) throw new Error(`no chunk ${index} in the plan`);
-      if (cursor?.chunk !== index) {
-        await cursor?.records.return(undefined);
-        cursor = { chunk: index, records: chunkRecords({ file: plan.options.file, start: chunk.start, end: chunk.end }, syntax) };
+  const pending = conflicts[Symbol.asyncIterator]();
+  let next = await pending.next();
+  while (!next.done) {
+    const index = decodeLocator(next.value.locator).chunk;
+    const chunk = plan.chunks[index];
+    if (chunk?.index !== index) throw new Error(`no chunk ${index} in the plan`);
+    // The conflicts of this chunk, as record indexes; their reasons wait in `reasons` (one or two at a time).
+    const reasons: string[] = [];
+    async function* inChunk(): AsyncGenerator<number> {
+      while (!next.done && decodeLocator(next.value.locator).chunk === index) {
+        reasons.push(next.value.reason);
+        const { recordInChunk } = decodeLocator(next.value.locator);
+        next = await pending.next();
+        yield recordInChunk;
       }
-      let record: RecordWithBytes | undefined;
-      for (let next = await cursor.records.next(); !next.done; next = await cursor.records.next()) {
-        if (next.value.index === recordInChunk) {
-          record = next.value;
-          break;
-        }
-      }
-      if (!record) throw new Error(`chunk ${index} has no record ${recordInChunk}`);
-      const entry = { line: chunk.line + record.line - 1, record: chunk.firstRecord + record.index + 1, column: null, sqlstate: SQLSTATE.UNIQUE_VIOLATION, message: conflict.reason };
+    }
+    for await (const record of selectRecords({ file: plan.options.file, start: chunk.start, end: chunk.end }, syntax, inChunk())) {
+      const entry = { line: chunk.line + record.line - 1, record: chunk.firstRecord + record.index + 1, column: null, sqlstate: SQLSTATE.UNIQUE_VIOLATION, message: reasons.shift()! };
       found(entry, record, index);
     }
-  } finally {
-    await cursor?.records.return(undefined);
+    if (reasons.length > 0) throw new Error(`chunk ${index} holds fewer records than the stage's locators name`);
   }
 }
