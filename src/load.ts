@@ -14,6 +14,7 @@ import { inspectInput, planLoad, type LoadPlan } from './plan/load-plan.ts';
 import { PhaseClock } from './report/phase-clock.ts';
 import { dryRunReport, loadReport, nothingToLoadReport, type LoadReport } from './report/report.ts';
 import { resolveRows } from './rows/resolve-rows.ts';
+import { reserveIdsInOrder } from './rows/serial-ids.ts';
 import { removeSpools, writeRejects } from './rows/rejects.ts';
 import { spoolDirectory } from './rows/reject-spool.ts';
 import { abandonRun, prepareStage } from './stage/prepare-stage.ts';
@@ -26,9 +27,10 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
   throwIfAborted(options.signal);
   const client = await connect(options.db, 'plan');
   try {
-    const plan = await planLoad(client, options, inputFacts, clock);
-    if (options.dryRun) return dryRunReport(plan, clock);
-    if (plan.chunks.length === 0 && !plan.input.streaming) return nothingToLoadReport(plan, clock);
+    const planned = await planLoad(client, options, inputFacts, clock);
+    if (options.dryRun) return dryRunReport(planned, clock);
+    if (planned.chunks.length === 0 && !planned.input.streaming) return nothingToLoadReport(planned, clock);
+    const plan = await reserveIdsInOrder(client, planned);
     await prepareStage(client, plan);
     try {
       return await loadThroughStage(client, plan, clock);

@@ -156,6 +156,10 @@ async function openProbe(task: CopyChunkTask): Promise<{ client: pg.Client; copy
   const client = await connect(task.db, task.role);
   try {
     for (const sql of [...task.sessionSql, ...task.probe!.setupSql]) await client.query(sql);
+    // The twin's defaults draw from the same counters: near the chunk's own values, so a value that
+    // fits the stage fits the twin (a fresh temporary sequence would start at its minimum).
+    const position = positionCountersSql(task.counters, 0);
+    if (position) await client.query(position);
     return { client, copySql: task.probe!.copySql };
   } catch (error) {
     await client.end().catch(() => {});

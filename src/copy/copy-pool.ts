@@ -16,6 +16,7 @@ import { markChunkDoneSql } from '../stage/run-ledger.ts';
 import { syntaxOf } from '../input/split.ts';
 import { isRowError, SQLSTATE } from '../db/sqlstate.ts';
 import { chunkCopySettings } from '../rows/numbering.ts';
+import { numberBatches } from '../rows/serial-ids.ts';
 import type { RejectEntry } from '../rows/reject-spool.ts';
 import { workerEntry } from './worker-bundle.ts';
 import { cancelChunksAfter, cancelSessions, chunkSessionRole, copyProgressOfRun } from './run-identity.ts';
@@ -57,7 +58,7 @@ export async function copyInput(client: pg.Client, plan: LoadPlan): Promise<Copy
       : `${pending.length} chunks${resumed ? ` (${plan.chunks.length - pending.length} done before)` : ''}, ${options.workers} workers`,
   });
   const source: ChunkSource = plan.input.streaming
-    ? { chunks: recordBatches(openInputStream(options.file), syntaxOf(options), options.chunkBytes ?? DEFAULT_STREAM_BATCH_BYTES, options.header) }
+    ? { chunks: numberBatches(client, plan, recordBatches(openInputStream(options.file), syntaxOf(options), options.chunkBytes ?? DEFAULT_STREAM_BATCH_BYTES, options.header)) }
     : { chunks: inOrder(pending), totalBytes: pending.reduce((sum, c) => sum + c.end - c.start, 0) };
   return copyChunks(client, plan, source);
 }

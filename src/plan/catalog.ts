@@ -14,6 +14,22 @@ export interface ColumnFacts {
   generated: string;
   /** The identity column's sequence, qualified and quoted, for the stage's default. */
   identitySequence: string | null;
+  /** The column's default expression as the server prints it (pg_get_expr), if it has one. */
+  defaultExpr: string | null;
+  /**
+   * The sequence that fills the column when the file does not: an identity column's, or the one a
+   * default of exactly `nextval('seq')` draws from (serial, bigserial, hand-made). Null otherwise.
+   */
+  sequence: SequenceFacts | null;
+}
+
+export interface SequenceFacts {
+  name: QualifiedName;
+  /** INCREMENT BY, as a decimal string (bigint range). */
+  increment: string;
+  /** The current role owns it (or is a member of its owner): it may ALTER it, which is how ids are reserved. */
+  isOwner: boolean;
+  cycle: boolean;
 }
 
 export interface IndexFacts {
@@ -80,10 +96,29 @@ export async function readTargetFacts(client: pg.Client, name: string): Promise<
     throw new PloaderError('TARGET_INVALID', `permission denied: the current user may not INSERT into ${name} — ask its owner (${rel.owner}) to GRANT INSERT`);
   }
   const table = { schema: rel.schema, name: rel.name };
-  const { rows: columns } = await client.query<{ name: string; identity: string; generated: string; seq: string | null }>(
+  const { rows: columns } = await client.query<{
+    name: string; identity: string; generated: string; seq: string | null; default_expr: string | null;
+    seq_schema: string | null; seq_name: string | null; seq_increment: string | null; seq_owner: boolean | null; seq_cycle: boolean | null;
+  }>(
     `SELECT a.attname AS name, a.attidentity::text AS identity, a.attgenerated::text AS generated,
-            CASE WHEN a.attidentity <> '' THEN pg_get_serial_sequence($2, a.attname) END AS seq
-       FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+            CASE WHEN a.attidentity <> '' THEN pg_get_serial_sequence($2, a.attname) END AS seq,
+            pg_get_expr(ad.adbin, ad.adrelid) AS default_expr,
+            sn.nspname AS seq_schema, sc.relname AS seq_name, sq.seqincrement::text AS seq_increment,
+            pg_has_role(sc.relowner, 'USAGE') AS seq_owner, sq.seqcycle AS seq_cycle
+       FROM pg_attribute a
+       LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+       -- the filling sequence: an identity column's, or the one a plain nextval('seq') default depends on
+       LEFT JOIN LATERAL (
+         SELECT pg_get_serial_sequence($2, a.attname)::regclass::oid AS oid WHERE a.attidentity <> ''
+         UNION ALL
+         SELECT d.refobjid FROM pg_depend d
+          WHERE a.attidentity = '' AND d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid AND d.refclassid = 'pg_class'::regclass
+            AND pg_get_expr(ad.adbin, ad.adrelid) = 'nextval(' || quote_literal(d.refobjid::regclass::text) || '::regclass)'
+       ) fill ON true
+       LEFT JOIN pg_class sc ON sc.oid = fill.oid AND sc.relkind = 'S'
+       LEFT JOIN pg_namespace sn ON sn.oid = sc.relnamespace
+       LEFT JOIN pg_sequence sq ON sq.seqrelid = sc.oid
+      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
     [oid, qualified(table)],
   );
   const { rows: indexes } = await client.query<{
@@ -114,7 +149,17 @@ export async function readTargetFacts(client: pg.Client, name: string): Promise<
     isOwner: rel.is_owner,
     relkind: rel.relkind,
     persistence: rel.persistence,
-    columns: columns.map((c) => ({ name: c.name, identity: c.identity, generated: c.generated, identitySequence: c.seq })),
+    columns: columns.map((c) => ({
+      name: c.name,
+      identity: c.identity,
+      generated: c.generated,
+      identitySequence: c.seq,
+      defaultExpr: c.default_expr,
+      sequence:
+        c.seq_schema === null || c.seq_name === null
+          ? null
+          : { name: { schema: c.seq_schema, name: c.seq_name }, increment: c.seq_increment!, isOwner: c.seq_owner === true, cycle: c.seq_cycle === true },
+    })),
     indexes: indexes.map((i) => ({
       name: i.name,
       definition: i.definition,

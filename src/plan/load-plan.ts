@@ -21,6 +21,7 @@ import type { PhaseClock } from '../report/phase-clock.ts';
 import { fileFedUniqueKeys, planUpsert, type UniqueKey, type Upsert } from '../rows/conflicts.ts';
 import { chooseRunToResume, dropRun, findLeftoverRuns, ledgerName, readResumeState, type LeftoverRun, type ResumeState } from '../stage/run-ledger.ts';
 import { stagingTableName } from '../stage/stage.ts';
+import { planIdColumns, type IdColumn, type IdReservation } from '../rows/serial-ids.ts';
 
 /** The input as found before the load: a file's identity (to resume it, and to see it change), or a stream. */
 export interface InputFacts {
@@ -68,6 +69,10 @@ export interface LoadPlan {
   strategy: Strategy;
   steps: FinalizeSteps;
   conflicts: ConflictPlan;
+  /** Stage columns filled from a sequence, numbered in file order (rows/serial-ids.ts). */
+  ids: IdColumn[];
+  /** The ids reserved for them; filled by reserveIdsInOrder (a resumed run's come from its ledger). */
+  idReservation: IdReservation;
   /** Things the user should know, gathered while planning and loading; printed with the report. */
   warnings: string[];
 }
@@ -114,6 +119,8 @@ export async function planLoad(client: pg.Client, options: ResolvedLoadOptions, 
     strategy,
     steps: finalizeSteps(strategy, target, stage, runId, outgoing.filter((fk) => !present.has(fk.name))),
     conflicts,
+    ids: planIdColumns(target, columns),
+    idReservation: resumed?.run.meta?.ids ?? {},
     warnings,
   };
 }

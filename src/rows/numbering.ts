@@ -8,6 +8,7 @@ import type { Chunk } from '../plan/chunks.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
 import { LOCATOR_SEQUENCE, locatorFirstValue } from './conflicts.ts';
 import { counterSessionSql, type RecordCounter } from './record-counters.ts';
+import { idCounters } from './serial-ids.ts';
 import { spoolDirectory, spoolFiles } from './reject-spool.ts';
 
 export interface ChunkCopySettings {
@@ -19,7 +20,7 @@ export interface ChunkCopySettings {
 }
 
 export function chunkCopySettings(plan: LoadPlan, chunk: Chunk): ChunkCopySettings {
-  const counters: RecordCounter[] = [];
+  const counters: RecordCounter[] = idCounters(plan, plan.idReservation, chunk);
   if (plan.conflicts.locator) counters.push({ sequence: LOCATOR_SEQUENCE, first: locatorFirstValue(chunk.index), increment: '1' });
   const isolating = plan.options.maxErrors > 0;
   return {

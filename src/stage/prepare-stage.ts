@@ -7,6 +7,7 @@ import { cancelSessions } from '../copy/run-identity.ts';
 import { inTransaction } from '../db/transaction.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
 import { addLocatorSql } from '../rows/conflicts.ts';
+import { stageIdDefaultsSql } from '../rows/serial-ids.ts';
 import { createLedgerSql, dropRun } from './run-ledger.ts';
 import { createStageSql } from './stage.ts';
 
@@ -14,10 +15,11 @@ import { createStageSql } from './stage.ts';
 export async function prepareStage(client: pg.Client, plan: LoadPlan): Promise<void> {
   if (plan.resumed) return;
   const { target, stage, ledger, runId } = plan;
-  const meta = { runId, targetOid: target.oid, ...plan.input.identity, copySql: plan.copySql, startedAt: new Date().toISOString() };
+  const meta = { runId, targetOid: target.oid, ...plan.input.identity, copySql: plan.copySql, startedAt: new Date().toISOString(), ids: plan.idReservation };
   const statements = [
     ...createStageSql(target, stage, runId, plan.strategy.loggedStage),
     ...(plan.conflicts.locator ? [addLocatorSql(stage)] : []),
+    ...stageIdDefaultsSql(plan),
     ...createLedgerSql(ledger, meta, plan.chunks),
   ];
   await inTransaction(client, async () => {

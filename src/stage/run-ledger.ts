@@ -11,6 +11,7 @@ import type pg from 'pg';
 import { runHasSessions } from '../copy/run-identity.ts';
 import { PloaderError } from '../errors.ts';
 import type { ChunkRange } from '../plan/chunks.ts';
+import type { IdReservation } from '../rows/serial-ids.ts';
 import { qualified, quoteLiteral, type QualifiedName } from '../db/sql.ts';
 import { STAGE_COMMENT_PREFIX } from './stage.ts';
 
@@ -25,6 +26,8 @@ export interface RunMeta {
   mtimeMs: number;
   copySql: string;
   startedAt: string;
+  /** Ids reserved in file order (rows/serial-ids.ts): a resumed run numbers its chunks from the same ranges. */
+  ids?: IdReservation;
 }
 
 export interface LeftoverRun {
