@@ -19,6 +19,10 @@ import { chunkCopySettings } from '../rows/numbering.ts';
 import { numberBatches } from '../rows/serial-ids.ts';
 import type { RejectEntry } from '../rows/reject-spool.ts';
 import { workerEntry } from './worker-bundle.ts';
+import { mappingHints } from '../plan/mapping-hints.ts';
+import { withHints } from '../plan/preflight.ts';
+import { scanCopyRecords } from '../rows/copy-records.ts';
+import type { RecordSyntax } from '../input/scan/record-syntax.ts';
 import { cancelChunksAfter, cancelSessions, chunkSessionRole, copyProgressOfRun } from './run-identity.ts';
 
 export interface CopyOutcome {
@@ -134,8 +138,11 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
       if (now && !failures.any) options.onProgress({ kind: 'bytes', doneBytes: doneBytes + now.bytes, totalBytes: Math.max(totalBytes, doneBytes + now.bytes), rows: rows + now.rows });
     });
   }, PROGRESS_INTERVAL_MS);
+  // A stream cannot be probed before the load (preflight.ts): its first record, for the hints.
+  let firstRecord: string | undefined;
   const copyOne = async (pending: PendingChunk): Promise<void> => {
     const { chunk, data } = pending;
+    if (chunk.index === 0 && data) firstRecord = firstRecordOf(data, syntax);
     const abort = new AbortController();
     tasks.set(chunk.index, abort);
     let result: CopyChunkResult;
@@ -199,9 +206,16 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
   if (failure) {
     const error = fromWire(failure);
     if (error.server?.sqlstate === SQLSTATE.QUERY_CANCELED && options.signal?.aborted) throw cancelledError();
-    throw explainLoadFailure(error, options.file);
+    const explained = explainLoadFailure(error, options.file);
+    if (explained.position?.record !== 1 || firstRecord === undefined) throw explained;
+    throw withHints(explained, mappingHints(firstRecord, { options, columns: plan.columns, firstRecord: true, sqlstate: error.server?.sqlstate }));
   }
   return { rows, bytes: doneBytes, rejected, chunks };
+}
+
+function firstRecordOf(data: Buffer, syntax: RecordSyntax): string {
+  const head = data.subarray(0, 64 * 1024);
+  return head.subarray(0, scanCopyRecords(head, syntax)[0]?.end ?? head.length).toString('utf8');
 }
 
 /** A failure naming a record whose SQLSTATE says the row is at fault. */

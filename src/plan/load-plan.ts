@@ -8,7 +8,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { readServerFacts, readTargetFacts, type ServerFacts, type TargetFacts } from './catalog.ts';
 import type { Chunk } from './chunks.ts';
-import { checkCopyOptions, resolveColumns } from './preflight.ts';
+import { checkCopyOptions, probeFirstRecords, resolveColumns } from './preflight.ts';
 import { chooseStrategy, type Strategy } from './strategy.ts';
 import { copyFromStdin, qualified, type QualifiedName } from '../db/sql.ts';
 import { PloaderError } from '../errors.ts';
@@ -88,7 +88,9 @@ export async function planLoad(client: pg.Client, options: ResolvedLoadOptions, 
   const target = await readTargetFacts(client, options.table);
   const columns = resolveColumns(target, options);
   await checkCopyOptions(client, target, columns, options);
+  const ids = planIdColumns(target, columns);
   const { resumed, warnings } = await findRunToResume(client, options, target, input);
+  if (!resumed) await probeFirstRecords(client, target, columns, options, ids.map((id) => id.column));
 
   // A stream is cut into batches as it is read (stream-batches.ts); a file is planned up front.
   const chunks = await clock.time('split', async () => (resumed ? countChunkRecords(options, resumed.state.chunks) : input.streaming ? [] : planChunks(options, input.identity.size)));
@@ -119,7 +121,7 @@ export async function planLoad(client: pg.Client, options: ResolvedLoadOptions, 
     strategy,
     steps: finalizeSteps(strategy, target, stage, runId, outgoing.filter((fk) => !present.has(fk.name))),
     conflicts,
-    ids: planIdColumns(target, columns),
+    ids,
     idReservation: resumed?.run.meta?.ids ?? {},
     warnings,
   };
