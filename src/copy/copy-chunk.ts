@@ -15,7 +15,7 @@ import type { Chunk } from '../plan/chunks.ts';
 import { fileRange, type ChunkBytes } from '../rows/chunk-records.ts';
 import { isolateBadRows, reasonOf, type RejectReason } from '../rows/isolate-bad-rows.ts';
 import { locateServerLine, parseCopyContext } from '../rows/line-mapping.ts';
-import { positionCountersSql, type RecordCounter } from '../rows/record-counters.ts';
+import { positionCountersSql, type CounterInjection, type RecordCounter } from '../rows/record-counters.ts';
 import { RejectSpool, type RejectEntry } from '../rows/reject-spool.ts';
 import { copyFromSource } from './copy-stream.ts';
 
@@ -39,6 +39,8 @@ export interface CopyChunkTask {
   counters: RecordCounter[];
   /** With --max-errors: the probe session's temporary twin of the stage and its COPY. */
   probe?: { setupSql: string[]; copySql: string };
+  /** With --max-errors and counters: isolation's COPY with the counter values in the records. */
+  injection?: CounterInjection;
   /** With --max-errors: this chunk's reject spool files. */
   spool?: { bytes: string; log: string };
   /** Binary format: bytes [0, binaryHeaderBytes) are the file header, sent before the chunk, and the trailer after it. */
@@ -76,6 +78,7 @@ export default async function copyChunk(task: CopyChunkTask): Promise<CopyChunkR
         syntax: task.syntax,
         copySql: task.copySql,
         counters: task.counters,
+        injection: task.injection,
         openProbe: () => openProbe(task),
         reject: (record, reason) => {
           const entry = { line: chunk.line + record.line - 1, record: chunk.firstRecord + record.index + 1, column: reason.column ?? null, sqlstate: reason.sqlstate ?? null, message: reason.message };

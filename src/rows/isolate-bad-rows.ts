@@ -5,17 +5,20 @@
  * - the chunk is read once more, front to back (so each byte is read from disk at most twice);
  * - the records before the bad one are known good (the server accepted them a moment ago) and go
  *   straight to the chunk's own COPY, the bad one to the reject spool;
- * - the records after it are checked by a probe session of the same worker: a COPY of a window of
- *   them into a temporary twin of the stage (same columns, types, defaults, NOT NULL and CHECKs),
- *   in a transaction of its own. A window that loads is good; one that fails names its first bad
- *   record, the records before it are good, the rest go into the next window. Good records go to the
- *   chunk's COPY, which therefore never fails on a row: it needs no savepoint, so no subtransaction,
- *   and `--max-errors all` holds for any number of bad rows.
+ * - the records after it are checked in windows. A large window (a clean stretch so far) is simply
+ *   loaded by the chunk's COPY under a savepoint: kept if it loads, rolled back if not; at most
+ *   MAX_SAVEPOINT_WINDOWS of those per chunk, so the transaction's subtransactions stay few. Smaller
+ *   windows, where bad rows are dense, go to a probe session of the same worker: a COPY into a
+ *   temporary twin of the stage (same columns, types, defaults, NOT NULL and CHECKs) in a transaction
+ *   of its own, after which only good records reach the chunk's COPY, which then never fails on a row.
+ *   A window that fails names its first bad record: those before it are good (loaded by a COPY of
+ *   their own), it is set aside, the rest go into the next window. `--max-errors all` thus holds for
+ *   any number of bad rows.
  *
- * Each record is parsed by the server at most twice (checked, then loaded). Windows grow while they
- * load and shrink to twice the good run before the last bad row when they fail: the bytes sent past a
- * bad row, which the server discards unread, stay within one window (at most MAX_WINDOW_BYTES), and a
- * file where every row is bad costs one one-record probe per row.
+ * Each record is parsed by the server at most twice (checked, then loaded; once when a savepoint
+ * window holds it and loads). Windows grow while they load and shrink to twice the good run before the
+ * last bad row when they fail (never below MIN_WINDOW_BYTES): the bytes sent past a bad row, which the
+ * server discards unread, stay within one window (at most MAX_WINDOW_BYTES).
  */
 import type pg from 'pg';
 import { copyFromBuffer, OpenCopy } from '../copy/copy-stream.ts';
@@ -24,7 +27,7 @@ import type { RecordSyntax } from '../input/scan/record-syntax.ts';
 import { isRowError } from '../db/sqlstate.ts';
 import { chunkRecords, type ChunkBytes, type RecordWithBytes } from './chunk-records.ts';
 import { parseCopyContext } from './line-mapping.ts';
-import { positionCountersSql, type RecordCounter } from './record-counters.ts';
+import { positionCountersSql, withCounterValues, type CounterInjection, type RecordCounter } from './record-counters.ts';
 
 /** Why the server refused a record, as the reject log keeps it. */
 export interface RejectReason {
@@ -39,6 +42,8 @@ export interface IsolationContext {
   /** The chunk's COPY into the stage. */
   copySql: string;
   counters: readonly RecordCounter[];
+  /** Counter values written into the records, so one COPY takes every good record (record-counters.ts). */
+  injection?: CounterInjection;
   /** The probe session, opened on first use: its temporary twin made, and the COPY into it. */
   openProbe: () => Promise<{ client: pg.Client; copySql: string }>;
   /** Sets a record aside; throws when that is one more than --max-errors allows. */
@@ -52,11 +57,20 @@ export interface FirstFailure {
 }
 
 export const MAX_WINDOW_BYTES = 1 << 20;
-const FIRST_WINDOW_BYTES = 64 * 1024;
+const FIRST_WINDOW_BYTES = MAX_WINDOW_BYTES;
+/** Windows at least this large are tried in the chunk's own transaction, under a savepoint. */
+const MAIN_WINDOW_BYTES = 128 * 1024;
+/**
+ * Savepoint windows per chunk transaction at most: each one that loads stays a subtransaction (with
+ * its lock on its own xid) until the chunk commits. 32 stay clear of max_locks_per_transaction and of
+ * the 64 subtransactions a backend caches before every snapshot in the cluster gets slower.
+ */
+export const MAX_SAVEPOINT_WINDOWS = 32;
+const MIN_WINDOW_BYTES = 4 * 1024;
 
 /** Loads the chunk's good records into the stage (inside the caller's transaction); returns how many. */
 export async function isolateBadRows(main: pg.Client, context: IsolationContext, first: FirstFailure): Promise<number> {
-  const loader = new GoodRecordLoader(main, context.copySql, context.counters);
+  const loader = new GoodRecordLoader(main, context);
   const records = chunkRecords(context.source, context.syntax)[Symbol.asyncIterator]();
   let probe: Awaited<ReturnType<IsolationContext['openProbe']>> | undefined;
   try {
@@ -68,11 +82,18 @@ export async function isolateBadRows(main: pg.Client, context: IsolationContext,
         windows.failedAt(window, 0);
         continue;
       }
-      probe ??= await context.openProbe();
-      const primer = windows.primer;
-      const failure = await probeWindow(probe, primer, window);
+      // A long clean stretch is checked by loading it (one parse instead of two) while the
+      // transaction's subtransactions stay few; short windows, where bad rows are dense, by the probe.
+      const inMain = windows.size >= MAIN_WINDOW_BYTES && loader.savepointWindows < MAX_SAVEPOINT_WINDOWS && !window[0].stray;
+      const primer = inMain ? undefined : windows.primer;
+      let failure: WindowFailure | undefined;
+      if (inMain) failure = await loader.tryWindow(window);
+      else {
+        probe ??= await context.openProbe();
+        failure = await probeWindow(probe, primer, window);
+        if (!failure) for (const record of window) await loader.add(record);
+      }
       if (!failure) {
-        for (const record of window) await loader.add(record);
         windows.loaded(window);
         continue;
       }
@@ -122,6 +143,10 @@ class ProbeWindows {
     public primer: RecordWithBytes | undefined,
   ) {}
 
+  get size(): number {
+    return this.windowBytes;
+  }
+
   async next(): Promise<RecordWithBytes[]> {
     const window: RecordWithBytes[] = [];
     let bytes = 0;
@@ -150,20 +175,29 @@ class ProbeWindows {
     this.queue = window.slice(at + 1).concat(this.queue);
     let goodBytes = 0;
     for (let i = 0; i < at; i++) goodBytes += window[i].bytes.length;
-    // Twice the good run the failed window held: about one bad row per window, and no more bytes sent past it.
-    this.windowBytes = Math.min(MAX_WINDOW_BYTES, Math.max(1, 2 * goodBytes));
+    // Twice the good run the failed window held: about one bad row per window. Never below a few
+    // kB, so that a clean stretch after it is not probed a record at a time; the bytes sent past a
+    // bad row (the server discards them unread) stay within the window.
+    this.windowBytes = Math.min(MAX_WINDOW_BYTES, Math.max(MIN_WINDOW_BYTES, 2 * goodBytes));
   }
 }
 
+interface WindowFailure {
+  serverLine: number;
+  reason: RejectReason;
+  error: unknown;
+}
+
 /** One probe COPY of the window, primed with a good record so the stream's line end is the chunk's. */
-async function probeWindow(
-  probe: { client: pg.Client; copySql: string },
-  primer: RecordWithBytes | undefined,
-  window: readonly RecordWithBytes[],
-): Promise<{ serverLine: number; reason: RejectReason; error: unknown } | undefined> {
+async function probeWindow(probe: { client: pg.Client; copySql: string }, primer: RecordWithBytes | undefined, window: readonly RecordWithBytes[]): Promise<WindowFailure | undefined> {
   const parts = primer ? [primer.bytes, ...window.map((r) => r.bytes)] : window.map((r) => r.bytes);
+  return rowFailureOf(() => copyFromBuffer(probe.client, probe.copySql, Buffer.concat(parts)));
+}
+
+/** Runs a COPY; a row's fault comes back as its failure, anything else is thrown. */
+async function rowFailureOf(copy: () => Promise<unknown>): Promise<WindowFailure | undefined> {
   try {
-    await copyFromBuffer(probe.client, probe.copySql, Buffer.concat(parts));
+    await copy();
     return undefined;
   } catch (error) {
     const server = serverFields(error);
@@ -204,26 +238,62 @@ function strayReason(record: RecordWithBytes, syntax: RecordSyntax): RejectReaso
 }
 
 /**
- * The chunk's own COPY of the good records. With record counters (ids, locator), each run of
- * consecutive records is a COPY of its own, the counters set to its first record; without, one COPY
- * takes them all.
+ * The chunk's own COPY of the good records. One COPY takes them all when there are no record
+ * counters (ids, locator), or when their values can be written into the records; otherwise each run
+ * of consecutive records is a COPY of its own, the counters set to its first record.
  */
 class GoodRecordLoader {
   private copy: OpenCopy | undefined;
   private next = -1;
   private rows = 0;
+  private readonly client: pg.Client;
+  private readonly counters: readonly RecordCounter[];
+  private readonly injection: CounterInjection | undefined;
+  private readonly sql: string;
 
-  constructor(private readonly client: pg.Client, private readonly sql: string, private readonly counters: readonly RecordCounter[]) {}
+  constructor(client: pg.Client, context: IsolationContext) {
+    this.client = client;
+    this.counters = context.counters;
+    this.injection = context.counters.length > 0 ? context.injection : undefined;
+    this.sql = this.injection?.copySql ?? context.copySql;
+  }
 
   async add(record: RecordWithBytes): Promise<void> {
-    if (this.copy && this.counters.length > 0 && record.index !== this.next) await this.close();
+    const perRun = this.counters.length > 0 && !this.injection;
+    if (this.copy && perRun && record.index !== this.next) await this.close();
     if (!this.copy) {
-      const position = positionCountersSql(this.counters, record.index);
+      const position = perRun ? positionCountersSql(this.counters, record.index) : undefined;
       if (position) await this.client.query(position);
       this.copy = new OpenCopy(this.client, this.sql);
     }
-    await this.copy.write(record.bytes);
+    await this.copy.write(this.injection ? withCounterValues(record.bytes, this.counters, record.index, this.injection.delimiter) : record.bytes);
     this.next = record.index + 1;
+  }
+
+  savepointWindows = 0;
+
+  /** Loads the window under a savepoint: kept if it loads, rolled back (and its failure returned) if not. */
+  async tryWindow(window: readonly RecordWithBytes[]): Promise<WindowFailure | undefined> {
+    await this.close();
+    await this.client.query('SAVEPOINT ploader_window');
+    const first = window[0].index;
+    const position = this.injection ? undefined : positionCountersSql(this.counters, first);
+    if (position) await this.client.query(position);
+    const bytes = Buffer.concat(window.map((r) => (this.injection ? withCounterValues(r.bytes, this.counters, r.index, this.injection.delimiter) : r.bytes)));
+    let rows = 0;
+    const failure = await rowFailureOf(async () => {
+      rows = await copyFromBuffer(this.client, this.sql, bytes);
+    });
+    if (failure) {
+      await this.client.query('ROLLBACK TO SAVEPOINT ploader_window');
+      await this.client.query('RELEASE SAVEPOINT ploader_window');
+      return failure;
+    }
+    await this.client.query('RELEASE SAVEPOINT ploader_window');
+    this.savepointWindows++;
+    this.rows += rows;
+    this.next = window[window.length - 1].index + 1;
+    return undefined;
   }
 
   async finish(): Promise<number> {

@@ -6,8 +6,8 @@
 import { copyFromStdin, qualified, quoteIdent } from '../db/sql.ts';
 import type { Chunk } from '../plan/chunks.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
-import { LOCATOR_SEQUENCE, locatorFirstValue } from './conflicts.ts';
-import { counterSessionSql, type RecordCounter } from './record-counters.ts';
+import { LOCATOR_COLUMN, LOCATOR_SEQUENCE, locatorFirstValue } from './conflicts.ts';
+import { canInjectCounters, counterSessionSql, type CounterInjection, type RecordCounter } from './record-counters.ts';
 import { idCounters } from './serial-ids.ts';
 import { spoolDirectory, spoolFiles } from './reject-spool.ts';
 
@@ -17,11 +17,12 @@ export interface ChunkCopySettings {
   counters: RecordCounter[];
   probe?: { setupSql: string[]; copySql: string };
   spool?: { bytes: string; log: string };
+  injection?: CounterInjection;
 }
 
 export function chunkCopySettings(plan: LoadPlan, chunk: Chunk): ChunkCopySettings {
   const counters: RecordCounter[] = idCounters(plan, plan.idReservation, chunk);
-  if (plan.conflicts.locator) counters.push({ sequence: LOCATOR_SEQUENCE, first: locatorFirstValue(chunk.index), increment: '1' });
+  if (plan.conflicts.locator) counters.push({ column: LOCATOR_COLUMN, sequence: LOCATOR_SEQUENCE, first: locatorFirstValue(chunk.index), increment: '1' });
   const isolating = plan.options.maxErrors > 0;
   return {
     copySql: plan.copySql,
@@ -29,7 +30,15 @@ export function chunkCopySettings(plan: LoadPlan, chunk: Chunk): ChunkCopySettin
     counters,
     probe: isolating ? probeSql(plan) : undefined,
     spool: isolating ? spoolFiles(spoolDirectory(plan.options.rejectFile, plan.runId), chunk.index, 'rows') : undefined,
+    injection: isolating ? counterInjection(plan, counters) : undefined,
   };
+}
+
+function counterInjection(plan: LoadPlan, counters: readonly RecordCounter[]): CounterInjection | undefined {
+  const { options } = plan;
+  const delimiter = options.delimiter ?? (options.format === 'csv' ? ',' : '\t');
+  if (counters.length === 0 || options.format === 'binary' || !canInjectCounters(delimiter, options.null, options.default)) return undefined;
+  return { copySql: copyFromStdin(plan.stage, [...plan.columns, ...counters.map((c) => c.column)], options), delimiter };
 }
 
 /**

@@ -8,6 +8,8 @@
 import { quoteIdent, quoteLiteral } from '../db/sql.ts';
 
 export interface RecordCounter {
+  /** The stage column it numbers. */
+  column: string;
   /** The temporary sequence the stage column's default draws from (unqualified; it lives in pg_temp). */
   sequence: string;
   /** Value for the chunk's record 0, and the step per record (decimal strings: bigint range). */
@@ -42,3 +44,35 @@ export function positionCountersSql(counters: readonly RecordCounter[], recordIn
 
 const MIN_BIGINT = '-9223372036854775808';
 const MAX_BIGINT = '9223372036854775807';
+
+/**
+ * Explicit counter values in the records themselves: bad-row isolation sends the chunk's good records
+ * as one COPY that lists the counter columns too, each record given its values after its last field,
+ * so that leaving bad records out shifts nothing and needs no COPY of its own.
+ */
+export interface CounterInjection {
+  /** The COPY into the stage with the counter columns after the file's. */
+  copySql: string;
+  delimiter: string;
+}
+
+/** The record's bytes with its counter values appended before its line end. */
+export function withCounterValues(bytes: Buffer, counters: readonly RecordCounter[], recordInChunk: number, delimiter: string): Buffer {
+  let body = bytes.length;
+  if (body > 0 && bytes[body - 1] === LF) body--;
+  if (body > 0 && bytes[body - 1] === CR) body--;
+  const values = counters.map((c) => `${delimiter}${counterValue(c, recordInChunk)}`).join('');
+  return Buffer.concat([bytes.subarray(0, body), Buffer.from(values, 'latin1'), bytes.subarray(body)]);
+}
+
+/**
+ * Whether values can be appended: the delimiter and the NULL and DEFAULT markers must not be
+ * something a decimal number could be read as.
+ */
+export function canInjectCounters(delimiter: string, nullString: string | undefined, defaultString: string | undefined): boolean {
+  const numeric = (s: string | undefined) => s !== undefined && /^-?\d*$/.test(s) && s !== '';
+  return !/[-0-9]/.test(delimiter) && !numeric(nullString) && !numeric(defaultString);
+}
+
+const LF = 0x0a;
+const CR = 0x0d;

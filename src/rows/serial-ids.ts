@@ -146,7 +146,7 @@ export function idCounters(plan: LoadPlan, reservation: IdReservation, chunk: Ch
     const run = runs.filter((r) => r.from <= chunk.firstRecord).at(-1);
     if (!run) throw new Error(`no ids reserved for record ${chunk.firstRecord} of column ${id.column}`);
     const first = BigInt(run.first) + BigInt(chunk.firstRecord - run.from) * BigInt(id.sequence.increment);
-    return { sequence: id.counter, first: String(first), increment: id.sequence.increment };
+    return { column: id.column, sequence: id.counter, first: String(first), increment: id.sequence.increment };
   });
 }
 
