@@ -17,6 +17,7 @@ import { isolateBadRows, reasonOf, type RejectReason } from '../rows/isolate-bad
 import { locateServerLine, parseCopyContext } from '../rows/line-mapping.ts';
 import { positionCountersSql, type CounterInjection, type RecordCounter } from '../rows/record-counters.ts';
 import { RejectSpool, type RejectEntry } from '../rows/reject-spool.ts';
+import type { SoftErrorSkipping } from '../rows/numbering.ts';
 import { copyFromSource } from './copy-stream.ts';
 
 export interface CopyChunkTask {
@@ -41,6 +42,8 @@ export interface CopyChunkTask {
   probe?: { setupSql: string[]; copySql: string };
   /** With --max-errors and counters: isolation's COPY with the counter values in the records. */
   injection?: CounterInjection;
+  /** With --max-errors on PostgreSQL 17+: ON_ERROR ignore in isolation's windows. */
+  skipping?: SoftErrorSkipping;
   /** With --max-errors: this chunk's reject spool files. */
   spool?: { bytes: string; log: string };
   /** Binary format: bytes [0, binaryHeaderBytes) are the file header, sent before the chunk, and the trailer after it. */
@@ -79,6 +82,7 @@ export default async function copyChunk(task: CopyChunkTask): Promise<CopyChunkR
         copySql: task.copySql,
         counters: task.counters,
         injection: task.injection,
+        skipping: task.skipping,
         openProbe: () => openProbe(task),
         reject: (record, reason) => {
           const entry = { line: chunk.line + record.line - 1, record: chunk.firstRecord + record.index + 1, column: reason.column ?? null, sqlstate: reason.sqlstate ?? null, message: reason.message };

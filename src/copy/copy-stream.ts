@@ -72,8 +72,14 @@ const WRITE_BYTES = 64 * 1024;
  * first, it discards CopyData and CopyDone that arrive outside a COPY. Implements node-postgres's
  * Submittable (submit + the handle* callbacks), as pg-copy-streams does.
  */
-export function copyFromBuffer(client: pg.Client, sql: string, data: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
+export function copyFromBuffer(client: pg.Client, sql: string, data: Buffer, notices?: string[]): Promise<number> {
+  // The session's NOTICEs while this COPY runs (ON_ERROR ignore names each row it skips in one).
+  const onNotice = (notice: { message?: string }) => notices?.push(notice.message ?? '');
+  if (notices) client.on('notice', onNotice);
+  const done = () => {
+    if (notices) client.off('notice', onNotice);
+  };
+  return new Promise<number>((resolve, reject) => {
     let rows = 0;
     let failure: unknown;
     const submittable = {
@@ -98,5 +104,5 @@ export function copyFromBuffer(client: pg.Client, sql: string, data: Buffer): Pr
       callback() {},
     };
     client.query(submittable as unknown as pg.QueryConfig);
-  });
+  }).finally(done);
 }

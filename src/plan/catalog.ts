@@ -14,6 +14,8 @@ export interface ColumnFacts {
   generated: string;
   /** The identity column's sequence, qualified and quoted, for the stage's default. */
   identitySequence: string | null;
+  /** The column's type as SQL spells it, with its modifier (format_type): `character varying(20)`. */
+  type: string;
   /** The column's default expression as the server prints it (pg_get_expr), if it has one. */
   defaultExpr: string | null;
   /**
@@ -48,6 +50,8 @@ export interface IndexFacts {
 
 export interface ServerFacts {
   versionNum: number;
+  /** lc_messages: ploader reads one server message (ON_ERROR ignore's NOTICE) and only in English. */
+  lcMessages: string;
   walLevel: 'minimal' | 'replica' | 'logical';
   maxParallelMaintenanceWorkers: number;
 }
@@ -67,11 +71,12 @@ export interface TargetFacts {
 }
 
 export async function readServerFacts(client: pg.Client): Promise<ServerFacts> {
-  const { rows } = await client.query<{ v: string; wal: string; pmw: string }>(
-    "SELECT current_setting('server_version_num') AS v, current_setting('wal_level') AS wal, current_setting('max_parallel_maintenance_workers') AS pmw",
+  const { rows } = await client.query<{ v: string; wal: string; pmw: string; lc: string }>(
+    "SELECT current_setting('server_version_num') AS v, current_setting('wal_level') AS wal, current_setting('max_parallel_maintenance_workers') AS pmw, current_setting('lc_messages') AS lc",
   );
   return {
     versionNum: Number(rows[0].v),
+    lcMessages: rows[0].lc,
     walLevel: rows[0].wal as ServerFacts['walLevel'],
     maxParallelMaintenanceWorkers: Number(rows[0].pmw),
   };
@@ -97,10 +102,10 @@ export async function readTargetFacts(client: pg.Client, name: string): Promise<
   }
   const table = { schema: rel.schema, name: rel.name };
   const { rows: columns } = await client.query<{
-    name: string; identity: string; generated: string; seq: string | null; default_expr: string | null;
+    name: string; type: string; identity: string; generated: string; seq: string | null; default_expr: string | null;
     seq_schema: string | null; seq_name: string | null; seq_increment: string | null; seq_owner: boolean | null; seq_cycle: boolean | null;
   }>(
-    `SELECT a.attname AS name, a.attidentity::text AS identity, a.attgenerated::text AS generated,
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attidentity::text AS identity, a.attgenerated::text AS generated,
             CASE WHEN a.attidentity <> '' THEN pg_get_serial_sequence($2, a.attname) END AS seq,
             pg_get_expr(ad.adbin, ad.adrelid) AS default_expr,
             sn.nspname AS seq_schema, sc.relname AS seq_name, sq.seqincrement::text AS seq_increment,
@@ -151,6 +156,7 @@ export async function readTargetFacts(client: pg.Client, name: string): Promise<
     persistence: rel.persistence,
     columns: columns.map((c) => ({
       name: c.name,
+      type: c.type,
       identity: c.identity,
       generated: c.generated,
       identitySequence: c.seq,

@@ -26,7 +26,8 @@ import { PloaderError, serverFields, type ServerErrorFields } from '../errors.ts
 import type { RecordSyntax } from '../input/scan/record-syntax.ts';
 import { isRowError } from '../db/sqlstate.ts';
 import { chunkRecords, type ChunkBytes, type RecordWithBytes } from './chunk-records.ts';
-import { parseCopyContext } from './line-mapping.ts';
+import { parseCopyContext, parseSkipNotice } from './line-mapping.ts';
+import type { SoftErrorSkipping } from './numbering.ts';
 import { positionCountersSql, withCounterValues, type CounterInjection, type RecordCounter } from './record-counters.ts';
 
 /** Why the server refused a record, as the reject log keeps it. */
@@ -44,6 +45,8 @@ export interface IsolationContext {
   counters: readonly RecordCounter[];
   /** Counter values written into the records, so one COPY takes every good record (record-counters.ts). */
   injection?: CounterInjection;
+  /** PostgreSQL 17+: windows skip rows of refused values instead of failing on them. */
+  skipping?: SoftErrorSkipping;
   /** The probe session, opened on first use: its temporary twin made, and the COPY into it. */
   openProbe: () => Promise<{ client: pg.Client; copySql: string }>;
   /** Sets a record aside; throws when that is one more than --max-errors allows. */
@@ -79,29 +82,35 @@ export async function isolateBadRows(main: pg.Client, context: IsolationContext,
       if (window[0].stray && !windows.primer) {
         // No good record before it to start the probe's stream with: see strayReason.
         context.reject(window[0], strayReason(window[0], context.syntax));
-        windows.failedAt(window, 0);
+        windows.failedAt(window, 0, new Set());
         continue;
       }
       // A long clean stretch is checked by loading it (one parse instead of two) while the
       // transaction's subtransactions stay few; short windows, where bad rows are dense, by the probe.
       const inMain = windows.size >= MAIN_WINDOW_BYTES && loader.savepointWindows < MAX_SAVEPOINT_WINDOWS && !window[0].stray;
       const primer = inMain ? undefined : windows.primer;
-      let failure: WindowFailure | undefined;
-      if (inMain) failure = await loader.tryWindow(window);
+      let outcome: WindowOutcome;
+      if (inMain) outcome = await loader.tryWindow(window, context.skipping?.mainSql);
       else {
         probe ??= await context.openProbe();
-        failure = await probeWindow(probe, primer, window);
-        if (!failure) for (const record of window) await loader.add(record);
+        outcome = await probeWindow(probe, primer, window, context.skipping?.probeSql);
       }
+      const { failure } = outcome;
+      const failedAt = failure ? windowRecordAt(window, primer, failure.serverLine) : window.length;
+      if (failure && failedAt < 0) throw failure.error;
+      // Rows the server skipped (ON_ERROR ignore) are set aside with the error their value gave.
+      const skipped = await skippedRecords(outcome.skipped, window, primer, failedAt);
+      const reasons = await describeSkips(inMain ? main : probe!.client, skipped, context.skipping?.types ?? {});
+      skipped.forEach((skip, i) => context.reject(window[skip.at], reasons[i]));
+      const skippedAt = new Set(skipped.map((skip) => skip.at));
+      // What a loaded window held is in the stage already; a probed one's good records go there now.
+      if (!inMain || failure) for (let i = 0; i < failedAt; i++) if (!skippedAt.has(i)) await loader.add(window[i]);
       if (!failure) {
-        windows.loaded(window);
+        windows.loaded(window, skippedAt);
         continue;
       }
-      const at = windowRecordAt(window, primer, failure.serverLine);
-      if (at < 0) throw failure.error;
-      for (const record of window.slice(0, at)) await loader.add(record);
-      context.reject(window[at], failure.reason);
-      windows.failedAt(window, at);
+      context.reject(window[failedAt], failure.reason);
+      windows.failedAt(window, failedAt, skippedAt);
     }
     return await loader.finish();
   } finally {
@@ -147,6 +156,16 @@ class ProbeWindows {
     return this.windowBytes;
   }
 
+  /** The last good record before `end`: the next probe stream starts with it. */
+  private keepPrimer(window: readonly RecordWithBytes[], end: number, skipped: ReadonlySet<number>): void {
+    for (let i = end - 1; i >= 0; i--) {
+      if (!skipped.has(i)) {
+        this.primer = window[i];
+        return;
+      }
+    }
+  }
+
   async next(): Promise<RecordWithBytes[]> {
     const window: RecordWithBytes[] = [];
     let bytes = 0;
@@ -164,14 +183,14 @@ class ProbeWindows {
     return window;
   }
 
-  loaded(window: RecordWithBytes[]): void {
-    this.primer = window[window.length - 1];
+  loaded(window: RecordWithBytes[], skipped: ReadonlySet<number>): void {
+    this.keepPrimer(window, window.length, skipped);
     this.windowBytes = Math.min(MAX_WINDOW_BYTES, this.windowBytes * 2);
   }
 
-  /** Record `at` was bad: those before it were good, those after it are checked again. */
-  failedAt(window: RecordWithBytes[], at: number): void {
-    if (at > 0) this.primer = window[at - 1];
+  /** Record `at` was bad: those before it were good (but the skipped ones), those after it are checked again. */
+  failedAt(window: RecordWithBytes[], at: number, skipped: ReadonlySet<number>): void {
+    this.keepPrimer(window, at, skipped);
     this.queue = window.slice(at + 1).concat(this.queue);
     let goodBytes = 0;
     for (let i = 0; i < at; i++) goodBytes += window[i].bytes.length;
@@ -188,24 +207,96 @@ interface WindowFailure {
   error: unknown;
 }
 
-/** One probe COPY of the window, primed with a good record so the stream's line end is the chunk's. */
-async function probeWindow(probe: { client: pg.Client; copySql: string }, primer: RecordWithBytes | undefined, window: readonly RecordWithBytes[]): Promise<WindowFailure | undefined> {
-  const parts = primer ? [primer.bytes, ...window.map((r) => r.bytes)] : window.map((r) => r.bytes);
-  return rowFailureOf(() => copyFromBuffer(probe.client, probe.copySql, Buffer.concat(parts)));
+/** How one window's COPY went: the row it failed on, if any, and the rows ON_ERROR ignore skipped before. */
+interface WindowOutcome {
+  failure?: WindowFailure;
+  /** The COPY's NOTICEs (ON_ERROR ignore names each row it skips in one), the rows it loaded (-1 when it failed), the records sent. */
+  skipped: { notices: string[]; rows: number; sent: number };
 }
 
-/** Runs a COPY; a row's fault comes back as its failure, anything else is thrown. */
-async function rowFailureOf(copy: () => Promise<unknown>): Promise<WindowFailure | undefined> {
+/** One probe COPY of the window, primed with a good record so the stream's line end is the chunk's. */
+async function probeWindow(
+  probe: { client: pg.Client; copySql: string },
+  primer: RecordWithBytes | undefined,
+  window: readonly RecordWithBytes[],
+  skippingSql: string | undefined,
+): Promise<WindowOutcome> {
+  const parts = primer ? [primer.bytes, ...window.map((r) => r.bytes)] : window.map((r) => r.bytes);
+  return windowCopy((notices) => copyFromBuffer(probe.client, skippingSql ?? probe.copySql, Buffer.concat(parts), notices), parts.length);
+}
+
+/** Runs a window's COPY; a row's fault comes back as its failure, anything else is thrown. */
+async function windowCopy(copy: (notices: string[]) => Promise<number>, sent: number): Promise<WindowOutcome> {
+  const notices: string[] = [];
+  let rows = 0;
   try {
-    await copy();
-    return undefined;
+    rows = await copy(notices);
+    return { skipped: { notices, rows, sent } };
   } catch (error) {
     const server = serverFields(error);
     const at = parseCopyContext(server?.where);
     if (!server || !isRowError(server.sqlstate) || !at) throw error;
-    return { serverLine: at.line, reason: reasonOf(error, server, at.column), error };
+    return { failure: { serverLine: at.line, reason: reasonOf(error, server, at.column), error }, skipped: { notices, rows: -1, sent } };
   }
 }
+
+interface SkippedRecord {
+  at: number;
+  column: string;
+  value: string;
+}
+
+/**
+ * The window's records ON_ERROR ignore skipped, from its NOTICEs. A COPY that loaded checks the count:
+ * a skip the server did not name in words this can read would otherwise pass for a loaded row.
+ */
+async function skippedRecords(
+  skipped: WindowOutcome['skipped'],
+  window: readonly RecordWithBytes[],
+  primer: RecordWithBytes | undefined,
+  failedAt: number,
+): Promise<SkippedRecord[]> {
+  const found: SkippedRecord[] = [];
+  for (const notice of skipped.notices) {
+    const skip = parseSkipNotice(notice);
+    if (!skip) continue;
+    const at = windowRecordAt(window, primer, skip.line);
+    if (at < 0 || at >= failedAt) throw new PloaderError('SERVER_ERROR', `the server skipped a row at line ${skip.line} of a COPY that holds no such record`);
+    found.push({ at, column: skip.column, value: skip.value });
+  }
+  if (skipped.rows >= 0 && skipped.rows + found.length !== skipped.sent) {
+    throw new PloaderError('SERVER_ERROR', `the server loaded ${skipped.rows} of ${skipped.sent} rows and named ${found.length} it skipped: set lc_messages to English (C) for the loading role, or load with an older server`);
+  }
+  return found;
+}
+
+/**
+ * The error each skipped value gives, from pg_input_error_info (PostgreSQL 16+) for the column's type:
+ * the same message and SQLSTATE the COPY would have failed with. A value the NOTICE shortened (past
+ * 100 bytes) keeps the NOTICE's words.
+ */
+async function describeSkips(client: pg.Client, skipped: readonly SkippedRecord[], types: Readonly<Record<string, string>>): Promise<RejectReason[]> {
+  if (skipped.length === 0) return [];
+  const complete = skipped.map((s) => !(s.value.length > SHORTENED_VALUE_BYTES && s.value.endsWith('...')) && types[s.column] !== undefined);
+  const asked = skipped.filter((_, i) => complete[i]);
+  const { rows } = asked.length === 0
+    ? { rows: [] as Array<{ message: string | null; sqlstate: string | null }> }
+    : await client.query<{ message: string | null; sqlstate: string | null }>(
+        `SELECT e.message, e.sql_error_code AS sqlstate FROM unnest($1::text[], $2::text[]) WITH ORDINALITY v(value, type, n)
+           CROSS JOIN LATERAL pg_input_error_info(v.value, v.type) e ORDER BY v.n`,
+        [asked.map((s) => s.value), asked.map((s) => types[s.column])],
+      );
+  let next = 0;
+  return skipped.map((s, i) => {
+    const info = complete[i] ? rows[next++] : undefined;
+    return info?.message
+      ? { message: info.message, sqlstate: info.sqlstate ?? undefined, column: s.column }
+      : { message: `skipped by the server (ON_ERROR ignore): its value for column "${s.column}" is not valid: "${s.value}"`, column: s.column };
+  });
+}
+
+/** COPY shortens a value it quotes in a message to this many bytes, then "..." (MAX_COPY_DATA_DISPLAY). */
+const SHORTENED_VALUE_BYTES = 100;
 
 export function reasonOf(error: unknown, server: ServerErrorFields, column: string | undefined): RejectReason {
   return { message: (error as Error).message, sqlstate: server.sqlstate, column: column ?? server.column };
@@ -272,28 +363,28 @@ class GoodRecordLoader {
 
   savepointWindows = 0;
 
-  /** Loads the window under a savepoint: kept if it loads, rolled back (and its failure returned) if not. */
-  async tryWindow(window: readonly RecordWithBytes[]): Promise<WindowFailure | undefined> {
+  /**
+   * Loads the window under a savepoint: kept if it loads, rolled back (and its failure returned) if
+   * not. With `skippingSql` (ON_ERROR ignore), rows of values the types refuse are skipped, not failed.
+   */
+  async tryWindow(window: readonly RecordWithBytes[], skippingSql: string | undefined): Promise<WindowOutcome> {
     await this.close();
     await this.client.query('SAVEPOINT ploader_window');
     const first = window[0].index;
     const position = this.injection ? undefined : positionCountersSql(this.counters, first);
     if (position) await this.client.query(position);
     const bytes = Buffer.concat(window.map((r) => (this.injection ? withCounterValues(r.bytes, this.counters, r.index, this.injection.delimiter) : r.bytes)));
-    let rows = 0;
-    const failure = await rowFailureOf(async () => {
-      rows = await copyFromBuffer(this.client, this.sql, bytes);
-    });
-    if (failure) {
+    const outcome = await windowCopy((notices) => copyFromBuffer(this.client, skippingSql ?? this.sql, bytes, notices), window.length);
+    if (outcome.failure) {
       await this.client.query('ROLLBACK TO SAVEPOINT ploader_window');
       await this.client.query('RELEASE SAVEPOINT ploader_window');
-      return failure;
+      return outcome;
     }
     await this.client.query('RELEASE SAVEPOINT ploader_window');
     this.savepointWindows++;
-    this.rows += rows;
+    this.rows += outcome.skipped.rows;
     this.next = window[window.length - 1].index + 1;
-    return undefined;
+    return outcome;
   }
 
   async finish(): Promise<number> {

@@ -46,6 +46,17 @@ export function parseCopyContext(where: string | undefined): { line: number; col
   return match ? { line: Number(match[1]), column: match[2] || undefined } : undefined;
 }
 
+/**
+ * A row ON_ERROR ignore skipped (PostgreSQL 17+, LOG_VERBOSITY verbose): `skipping row due to data
+ * type incompatibility at line 3 for column "a": "x"`. The server gives the line only in the NOTICE's
+ * text (its CONTEXT names no line), so this reads the message; a server whose lc_messages is not
+ * English is caught by the caller, which counts the skipped rows (see isolate-bad-rows.ts).
+ */
+export function parseSkipNotice(message: string): { line: number; column: string; value: string } | undefined {
+  const match = /^skipping row due to data type incompatibility at line (\d+) for column "(.*)": "(.*)"$/s.exec(message);
+  return match ? { line: Number(match[1]), column: match[2], value: match[3] } : undefined;
+}
+
 export async function readRange(file: string, start: number, end: number): Promise<Buffer> {
   const handle = await open(file, 'r');
   try {

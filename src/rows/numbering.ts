@@ -18,21 +18,54 @@ export interface ChunkCopySettings {
   probe?: { setupSql: string[]; copySql: string };
   spool?: { bytes: string; log: string };
   injection?: CounterInjection;
+  skipping?: SoftErrorSkipping;
+}
+
+/**
+ * PostgreSQL 17+'s ON_ERROR ignore in isolation's windows: a value the column's type refuses (the
+ * commonest bad row) is skipped and named by the server, instead of failing the window. Only in COPYs
+ * whose rows draw no counter (the probe's; the chunk's own when the counter values are in the records),
+ * since a skipped row draws nothing and would shift the ids after it.
+ */
+export interface SoftErrorSkipping {
+  probeSql: string;
+  /** The chunk's own window COPY with ON_ERROR ignore, when its rows draw no counter. */
+  mainSql?: string;
+  /** Column types, to ask pg_input_error_info for the error a skipped value gave. */
+  types: Record<string, string>;
 }
 
 export function chunkCopySettings(plan: LoadPlan, chunk: Chunk): ChunkCopySettings {
   const counters: RecordCounter[] = idCounters(plan, plan.idReservation, chunk);
   if (plan.conflicts.locator) counters.push({ column: LOCATOR_COLUMN, sequence: LOCATOR_SEQUENCE, first: locatorFirstValue(chunk.index), increment: '1' });
   const isolating = plan.options.maxErrors > 0;
+  const injection = isolating ? counterInjection(plan, counters) : undefined;
   return {
     copySql: plan.copySql,
     sessionSql: counterSessionSql(counters),
     counters,
     probe: isolating ? probeSql(plan) : undefined,
     spool: isolating ? spoolFiles(spoolDirectory(plan.options.rejectFile, plan.runId), chunk.index, 'rows') : undefined,
-    injection: isolating ? counterInjection(plan, counters) : undefined,
+    injection,
+    skipping: isolating ? softErrorSkipping(plan, counters, injection) : undefined,
   };
 }
+
+/** ON_ERROR ignore needs PostgreSQL 17 and messages in English (its NOTICE is the only place it names a line). */
+function softErrorSkipping(plan: LoadPlan, counters: readonly RecordCounter[], injection: CounterInjection | undefined): SoftErrorSkipping | undefined {
+  const { options, server } = plan;
+  if (options.format === 'binary' || server.versionNum < ON_ERROR_VERSION || !/^(c|posix|en([_.@].*)?|)$/i.test(server.lcMessages)) return undefined;
+  const skipping = { ...options, skipSoftErrors: true };
+  const twin = { schema: 'pg_temp', name: plan.target.table.name };
+  const mainColumns = injection ? [...plan.columns, ...counters.map((c) => c.column)] : plan.columns;
+  return {
+    probeSql: copyFromStdin(twin, plan.columns, skipping),
+    mainSql: counters.length === 0 || injection ? copyFromStdin(plan.stage, mainColumns, skipping) : undefined,
+    types: Object.fromEntries(plan.target.columns.map((c) => [c.name, c.type])),
+  };
+}
+
+const ON_ERROR_VERSION = 170000;
 
 function counterInjection(plan: LoadPlan, counters: readonly RecordCounter[]): CounterInjection | undefined {
   const { options } = plan;
