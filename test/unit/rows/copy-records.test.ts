@@ -5,7 +5,7 @@
  * windows, and against a real server in test/integration/line-mapping-server.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { CopyRecordScanner, scanCopyRecords, type CopyRecord } from '../../../src/rows/copy-records.ts';
+import { CopyRecordScanner, countCopyRecords, scanCopyRecords, type CopyRecord } from '../../../src/rows/copy-records.ts';
 import { windowRecordAt } from '../../../src/rows/isolate-bad-rows.ts';
 import type { RecordSyntax } from '../../../src/input/scan/record-syntax.ts';
 
@@ -22,6 +22,8 @@ const inputs: Array<[string, RecordSyntax, string]> = [
   ['csv ESCAPE \\', CSV_BACKSLASH_ESCAPE, 'x\n"a\\"\nb"\nc\n'],
   ['text escaped newlines', TEXT, 'a\\\nb\tc\n\\\\\nd\r\n'],
   ['a quoted CR in the first record', CSV, '"cr\rfirst",1\n"lf\nlater",2\n'],
+  ['text: runs of backslashes before line ends', TEXT, 'a\\\\\nb\\\\\\\nc\n\\\\\\\\\nd'],
+  ['csv: quotes far apart', CSV, `a,"x\n${'y'.repeat(50)}\n"\n${'b,c\n'.repeat(20)}"z"\n`],
 ];
 
 const all = (data: Buffer, syntax: RecordSyntax, blockBytes: number): CopyRecord[] => {
@@ -42,6 +44,16 @@ describe('CopyRecordScanner', () => {
     for (let block = 1; block <= data.length; block++) expect(all(data, syntax, block)).toEqual(whole);
     // The records cover the input without gaps.
     expect(whole.map((r) => [r.start, r.end]).flat()).toEqual([0, ...whole.slice(1).flatMap((r) => [r.start, r.start]), data.length]);
+  });
+
+  it.each(inputs)('%s: countCopyRecords (the fast count) agrees, however the input is cut into blocks', (_, syntax, text) => {
+    const data = Buffer.from(text);
+    const expected = scanCopyRecords(data, syntax).length;
+    for (let block = 1; block <= data.length; block++) {
+      const blocks: Buffer[] = [];
+      for (let i = 0; i < data.length; i += block) blocks.push(data.subarray(i, i + block));
+      expect(countCopyRecords(blocks, syntax)).toBe(expected);
+    }
   });
 
   it('counts what the server counts per record: quoted LFs once the line end is LF, quoted CRs in the first', () => {
