@@ -30,8 +30,10 @@ export interface CopyChunkTask {
   data?: Uint8Array;
   chunk: Chunk;
   syntax: RecordSyntax;
-  /** Bad rows this chunk may set aside before giving up; 0 = fail on the first (the default, all or nothing). */
+  /** Bad rows this load may still set aside before giving up; 0 = fail on the first (the default, all or nothing). */
   maxRejects: number;
+  /** Bad rows set aside so far by every chunk of the load (shared by the workers): past maxRejects, each stops at once. */
+  rejectTally: Int32Array;
   /** Records the chunk as done in the run ledger ($1 chunk, $2 rows, $3 rejects), in the chunk's transaction. */
   markDoneSql: string;
   /** Run once per session before the chunk's transaction (the temporary sequences of `counters`). */
@@ -88,7 +90,7 @@ export default async function copyChunk(task: CopyChunkTask): Promise<CopyChunkR
           const entry = { line: chunk.line + record.line - 1, record: chunk.firstRecord + record.index + 1, column: reason.column ?? null, sqlstate: reason.sqlstate ?? null, message: reason.message };
           if (examples.length < REJECT_EXAMPLES) examples.push(entry);
           spool.add(entry, record.bytes);
-          if (spool.count > task.maxRejects) throw new PloaderError('TOO_MANY_BAD_ROWS', `more than ${task.maxRejects} bad rows`);
+          if (Atomics.add(task.rejectTally, 0, 1) + 1 > task.maxRejects) throw new PloaderError('TOO_MANY_BAD_ROWS', `more than ${task.maxRejects} bad rows`);
         },
       }, first);
     }

@@ -107,6 +107,8 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
     execArgv: entry.execArgv,
   });
   const failures = new LoadFailures();
+  // Shared with every worker: the --max-errors limit stops all of them at the row that passes it.
+  const rejectTally = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
   const tasks = new Map<number, AbortController>();
   const onAbort = () => void stopAll({ code: 'CANCELLED', message: 'cancelled' });
   options.signal?.addEventListener('abort', onAbort);
@@ -156,6 +158,7 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
           chunk,
           syntax,
           maxRejects: options.maxErrors - priorRejects,
+          rejectTally,
           markDoneSql,
           binaryHeaderBytes,
           ...chunkCopySettings(plan, chunk),
