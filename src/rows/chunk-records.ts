@@ -41,7 +41,10 @@ export async function* chunkRecords(source: ChunkBytes, syntax: RecordSyntax): A
   let heldFrom = 0;
   let ready: RecordWithBytes[] = [];
   const take = (record: CopyRecord) => {
-    ready.push({ ...record, bytes: slice(held, heldFrom, record.start, record.end) });
+    // The scanner's record is a fresh object: it becomes the RecordWithBytes (no copy per record).
+    const withBytes = record as RecordWithBytes;
+    withBytes.bytes = slice(held, heldFrom, record.start, record.end);
+    ready.push(withBytes);
   };
   for await (const block of chunkBlocks(source)) {
     held.push(block);
@@ -71,8 +74,8 @@ function slice(blocks: readonly Buffer[], base: number, from: number, to: number
     offset = end;
     if (offset >= to) break;
   }
-  // A copy: a record must not pin the 1 MB read block it came from once that block is dropped.
-  return parts.length === 1 ? Buffer.from(parts[0]) : Buffer.concat(parts);
+  // A view of its block when it lies in one: the records alive at a time (a window, at most 1 MB) pin a few blocks at most.
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
 }
 
 /**
@@ -93,7 +96,9 @@ export async function* selectRecords(source: ChunkBytes, syntax: RecordSyntax, w
     for (const record of ended) {
       if (next.done) return;
       if (record.index !== next.value) continue;
-      yield { ...record, bytes: slice(held, heldFrom, record.start, record.end) };
+      const withBytes = record as RecordWithBytes;
+      withBytes.bytes = slice(held, heldFrom, record.start, record.end);
+      yield withBytes;
       next = await wanted.next();
     }
   }

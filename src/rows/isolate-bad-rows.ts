@@ -104,7 +104,7 @@ export async function isolateBadRows(main: pg.Client, context: IsolationContext,
       skipped.forEach((skip, i) => context.reject(window[skip.at], reasons[i]));
       const skippedAt = new Set(skipped.map((skip) => skip.at));
       // What a loaded window held is in the stage already; a probed one's good records go there now.
-      if (!inMain || failure) for (let i = 0; i < failedAt; i++) if (!skippedAt.has(i)) await loader.add(window[i]);
+      if (!inMain || failure) await loader.addGood(window.slice(0, failedAt), skippedAt);
       if (!failure) {
         windows.loaded(window, skippedAt);
         continue;
@@ -341,12 +341,32 @@ class GoodRecordLoader {
   private readonly counters: readonly RecordCounter[];
   private readonly injection: CounterInjection | undefined;
   private readonly sql: string;
+  /** The chunk's COPY as the file feeds it, for runs of consecutive records. */
+  private readonly plainSql: string;
 
   constructor(client: pg.Client, context: IsolationContext) {
     this.client = client;
     this.counters = context.counters;
     this.injection = context.counters.length > 0 ? context.injection : undefined;
     this.sql = this.injection?.copySql ?? context.copySql;
+    this.plainSql = context.copySql;
+  }
+
+  /**
+   * The good records of a window (but those at `skipped`): a run of consecutive records without
+   * counter values to write goes as one COPY of its bytes, the counters set to its first record.
+   */
+  async addGood(records: readonly RecordWithBytes[], skipped: ReadonlySet<number>): Promise<void> {
+    if (records.length === 0) return;
+    if (skipped.size > 0 || this.injection || this.counters.length === 0) {
+      for (let i = 0; i < records.length; i++) if (!skipped.has(i)) await this.add(records[i]);
+      return;
+    }
+    await this.close();
+    const position = positionCountersSql(this.counters, records[0].index);
+    if (position) await this.client.query(position);
+    this.rows += await copyFromBuffer(this.client, this.plainSql, Buffer.concat(records.map((r) => r.bytes)));
+    this.next = records[records.length - 1].index + 1;
   }
 
   async add(record: RecordWithBytes): Promise<void> {
@@ -370,11 +390,13 @@ class GoodRecordLoader {
   async tryWindow(window: readonly RecordWithBytes[], skippingSql: string | undefined): Promise<WindowOutcome> {
     await this.close();
     await this.client.query('SAVEPOINT ploader_window');
-    const first = window[0].index;
-    const position = this.injection ? undefined : positionCountersSql(this.counters, first);
+    // A window is a run of consecutive records: its bytes as they are, the counters set to its first
+    // record (ON_ERROR ignore only without counters: a skipped row would shift them).
+    const position = positionCountersSql(this.counters, window[0].index);
     if (position) await this.client.query(position);
-    const bytes = Buffer.concat(window.map((r) => (this.injection ? withCounterValues(r.bytes, this.counters, r.index, this.injection.delimiter) : r.bytes)));
-    const outcome = await windowCopy((notices) => copyFromBuffer(this.client, skippingSql ?? this.sql, bytes, notices), window.length);
+    const bytes = Buffer.concat(window.map((r) => r.bytes));
+    const sql = skippingSql ?? this.plainSql;
+    const outcome = await windowCopy((notices) => copyFromBuffer(this.client, sql, bytes, notices), window.length);
     if (outcome.failure) {
       await this.client.query('ROLLBACK TO SAVEPOINT ploader_window');
       await this.client.query('RELEASE SAVEPOINT ploader_window');

@@ -29,7 +29,7 @@ export interface ChunkCopySettings {
  */
 export interface SoftErrorSkipping {
   probeSql: string;
-  /** The chunk's own window COPY with ON_ERROR ignore, when its rows draw no counter. */
+  /** The chunk's own window COPY with ON_ERROR ignore, when its rows draw no counter (windows send records as they are). */
   mainSql?: string;
   /** Column types, to ask pg_input_error_info for the error a skipped value gave. */
   types: Record<string, string>;
@@ -47,20 +47,19 @@ export function chunkCopySettings(plan: LoadPlan, chunk: Chunk): ChunkCopySettin
     probe: isolating ? probeSql(plan) : undefined,
     spool: isolating ? spoolFiles(spoolDirectory(plan.options.rejectFile, plan.runId), chunk.index, 'rows') : undefined,
     injection,
-    skipping: isolating ? softErrorSkipping(plan, counters, injection) : undefined,
+    skipping: isolating ? softErrorSkipping(plan, counters) : undefined,
   };
 }
 
 /** ON_ERROR ignore needs PostgreSQL 17 and messages in English (its NOTICE is the only place it names a line). */
-function softErrorSkipping(plan: LoadPlan, counters: readonly RecordCounter[], injection: CounterInjection | undefined): SoftErrorSkipping | undefined {
+function softErrorSkipping(plan: LoadPlan, counters: readonly RecordCounter[]): SoftErrorSkipping | undefined {
   const { options, server } = plan;
   if (options.format === 'binary' || server.versionNum < ON_ERROR_VERSION || !/^(c|posix|en([_.@].*)?|)$/i.test(server.lcMessages)) return undefined;
   const skipping = { ...options, skipSoftErrors: true };
   const twin = { schema: 'pg_temp', name: plan.target.table.name };
-  const mainColumns = injection ? [...plan.columns, ...counters.map((c) => c.column)] : plan.columns;
   return {
     probeSql: copyFromStdin(twin, plan.columns, skipping),
-    mainSql: counters.length === 0 || injection ? copyFromStdin(plan.stage, mainColumns, skipping) : undefined,
+    mainSql: counters.length === 0 ? copyFromStdin(plan.stage, plan.columns, skipping) : undefined,
     types: Object.fromEntries(plan.target.columns.map((c) => [c.name, c.type])),
   };
 }
