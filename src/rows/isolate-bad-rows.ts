@@ -17,7 +17,7 @@
  *
  * Each record is parsed by the server at most twice (checked, then loaded; once when a savepoint
  * window holds it and loads). Windows grow while they load and shrink to twice the good run before the
- * last bad row when they fail (never below MIN_WINDOW_BYTES): the bytes sent past a bad row, which the
+ * last bad row when they fail (a running mean of the good runs): the bytes sent past a bad row, which the
  * server discards unread, stay within one window (at most MAX_WINDOW_BYTES).
  */
 import type pg from 'pg';
@@ -69,7 +69,8 @@ const MAIN_WINDOW_BYTES = 128 * 1024;
  * the 64 subtransactions a backend caches before every snapshot in the cluster gets slower.
  */
 export const MAX_SAVEPOINT_WINDOWS = 32;
-const MIN_WINDOW_BYTES = 4 * 1024;
+/** Weight of the latest good run in the running mean. */
+const GAP_WEIGHT = 0.25;
 
 /** Loads the chunk's good records into the stage (inside the caller's transaction); returns how many. */
 export async function isolateBadRows(main: pg.Client, context: IsolationContext, first: FirstFailure): Promise<number> {
@@ -146,6 +147,8 @@ class ProbeWindows {
   private queue: RecordWithBytes[] = [];
   private exhausted = false;
   private windowBytes = FIRST_WINDOW_BYTES;
+  /** Running mean of the good runs between bad rows, in bytes (-1 before the first). */
+  private meanGoodBytes = -1;
 
   constructor(
     private readonly records: AsyncIterator<RecordWithBytes>,
@@ -185,7 +188,11 @@ class ProbeWindows {
 
   loaded(window: RecordWithBytes[], skipped: ReadonlySet<number>): void {
     this.keepPrimer(window, window.length, skipped);
-    this.windowBytes = Math.min(MAX_WINDOW_BYTES, this.windowBytes * 2);
+    let bytes = 0;
+    for (const record of window) bytes += record.bytes.length;
+    // A window that loads is a good run at least that long.
+    if (this.meanGoodBytes >= 0) this.meanGoodBytes = (1 - GAP_WEIGHT) * this.meanGoodBytes + GAP_WEIGHT * bytes;
+    this.windowBytes = Math.min(MAX_WINDOW_BYTES, Math.max(this.windowBytes, bytes) * 2);
   }
 
   /** Record `at` was bad: those before it were good (but the skipped ones), those after it are checked again. */
@@ -194,10 +201,11 @@ class ProbeWindows {
     this.queue = window.slice(at + 1).concat(this.queue);
     let goodBytes = 0;
     for (let i = 0; i < at; i++) goodBytes += window[i].bytes.length;
-    // Twice the good run the failed window held: about one bad row per window. Never below a few
-    // kB, so that a clean stretch after it is not probed a record at a time; the bytes sent past a
-    // bad row (the server discards them unread) stay within the window.
-    this.windowBytes = Math.min(MAX_WINDOW_BYTES, Math.max(MIN_WINDOW_BYTES, 2 * goodBytes));
+    // Twice the usual distance between bad rows (a running mean of the good runs, so one bad row
+    // right after another does not shrink the window to a record): about one bad row per window,
+    // and the bytes sent past it (the server discards them unread) stay within the window.
+    this.meanGoodBytes = this.meanGoodBytes < 0 ? goodBytes : (1 - GAP_WEIGHT) * this.meanGoodBytes + GAP_WEIGHT * goodBytes;
+    this.windowBytes = Math.min(MAX_WINDOW_BYTES, Math.max(1, Math.round(2 * this.meanGoodBytes)));
   }
 }
 
