@@ -7,8 +7,9 @@
  *
  *   npm run bench:dirty -- [--rows 1000000] [--workers 2] [--rounds 1] [--db postgres://...]
  *
- * Without --db it starts a throwaway embedded PostgreSQL 18. Exits non-zero when a load keeps or
- * rejects other rows than planted.
+ * Without --db it starts a throwaway embedded PostgreSQL 18. With --db it works in a database of its
+ * own on that server, dropped at the end. Exits non-zero when a load keeps or rejects other rows
+ * than planted.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -37,6 +38,9 @@ const WORKLOADS: Workload[] = [
   { name: 'duplicates 1 %, skip', table: 'keyed', duplicates: 0.01 },
   { name: 'duplicates 30 %, skip', table: 'keyed', duplicates: 0.3 },
 ];
+
+/** The database the benchmark works in, created and dropped by it: never the caller's own tables. */
+const BENCH_DATABASE = 'ploader_bench_dirty';
 
 const DDL = {
   votes: `CREATE TABLE votes (voteid serial PRIMARY KEY, username text NOT NULL, link text NOT NULL, score int NOT NULL CHECK (score IN (-1, 1)))`,
@@ -86,7 +90,14 @@ async function main(): Promise<void> {
   let failed = false;
   try {
     server = argv.db ? undefined : await startEmbeddedServer({ settings: { max_connections: 100, shared_buffers: '512MB', max_wal_size: '4GB' } });
-    const db = argv.db ?? server!.url;
+    const admin = new pg.Client(argv.db ?? server!.url);
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE}`);
+    await admin.query(`CREATE DATABASE ${BENCH_DATABASE}`);
+    await admin.end();
+    const url = new URL(argv.db ?? server!.url);
+    url.pathname = `/${BENCH_DATABASE}`;
+    const db = url.toString();
     const client = new pg.Client(db);
     await client.connect();
     const { rows: [{ version }] } = await client.query<{ version: string }>("SELECT current_setting('server_version') AS version");
@@ -133,6 +144,10 @@ async function main(): Promise<void> {
       );
     }
     await client.end();
+    const cleanup = new pg.Client(argv.db ?? server!.url);
+    await cleanup.connect();
+    await cleanup.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
+    await cleanup.end();
   } finally {
     await server?.stop();
     await rm(dir, { recursive: true, force: true });
