@@ -34,7 +34,20 @@ export const SQLSTATE = {
   DEADLOCK_DETECTED: '40P01',
   SERIALIZATION_FAILURE: '40001',
   CONNECTION_FAILURE: '08006',
+  NUMERIC_VALUE_OUT_OF_RANGE: '22003',
+  DATETIME_FIELD_OVERFLOW: '22008',
+  INVALID_DATETIME_FORMAT: '22007',
+  STRING_DATA_RIGHT_TRUNCATION: '22001',
 } as const;
+
+/** Errors of a value its column's input function refuses: the kind PostgreSQL 17's ON_ERROR ignore skips. */
+export const INPUT_VALUE_ERRORS: ReadonlySet<string> = new Set([
+  SQLSTATE.INVALID_TEXT_REPRESENTATION,
+  SQLSTATE.NUMERIC_VALUE_OUT_OF_RANGE,
+  SQLSTATE.DATETIME_FIELD_OVERFLOW,
+  SQLSTATE.INVALID_DATETIME_FORMAT,
+  SQLSTATE.STRING_DATA_RIGHT_TRUNCATION,
+]);
 
 /** The row is at fault (see failureKind): such errors can be set aside with --max-errors. */
 export function isRowError(sqlstate: string | undefined, atCopyLine = true): boolean {

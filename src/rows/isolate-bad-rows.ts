@@ -24,7 +24,7 @@ import type pg from 'pg';
 import { copyFromBuffer, OpenCopy } from '../copy/copy-stream.ts';
 import { PloaderError, serverFields, type ServerErrorFields } from '../errors.ts';
 import type { RecordSyntax } from '../input/scan/record-syntax.ts';
-import { isRowError } from '../db/sqlstate.ts';
+import { INPUT_VALUE_ERRORS, isRowError } from '../db/sqlstate.ts';
 import { chunkRecords, type ChunkBytes, type RecordWithBytes } from './chunk-records.ts';
 import { parseCopyContext, parseSkipNotice } from './line-mapping.ts';
 import type { SoftErrorSkipping } from './numbering.ts';
@@ -79,6 +79,8 @@ export async function isolateBadRows(main: pg.Client, context: IsolationContext,
   let probe: Awaited<ReturnType<IsolationContext['openProbe']>> | undefined;
   try {
     const windows = new ProbeWindows(records, await loadUpTo(records, first, loader, context));
+    // The first bad row decides whether windows start with ON_ERROR ignore: is it one it would skip?
+    const kinds = INPUT_VALUE_ERRORS.has(first.reason.sqlstate ?? '') ? { skipped: 1, failed: 0 } : { skipped: 0, failed: 1 };
     for (let window = await windows.next(); window.length > 0; window = await windows.next()) {
       if (window[0].stray && !windows.primer) {
         // No good record before it to start the probe's stream with: see strayReason.
@@ -90,11 +92,15 @@ export async function isolateBadRows(main: pg.Client, context: IsolationContext,
       // transaction's subtransactions stay few; short windows, where bad rows are dense, by the probe.
       const inMain = windows.size >= MAIN_WINDOW_BYTES && loader.savepointWindows < MAX_SAVEPOINT_WINDOWS && !window[0].stray;
       const primer = inMain ? undefined : windows.primer;
+      // ON_ERROR ignore pays while most bad rows are ones it skips (measured: 1.6× faster when all
+      // are type errors, 1.5× slower when three in four are not, as the windows it lets grow then
+      // fail later); so it is used while the rows it skipped are at least as many as the failures.
+      const skipping = context.skipping && kinds.skipped >= kinds.failed ? context.skipping : undefined;
       let outcome: WindowOutcome;
-      if (inMain) outcome = await loader.tryWindow(window, context.skipping?.mainSql);
+      if (inMain) outcome = await loader.tryWindow(window, skipping?.mainSql);
       else {
         probe ??= await context.openProbe();
-        outcome = await probeWindow(probe, primer, window, context.skipping?.probeSql);
+        outcome = await probeWindow(probe, primer, window, skipping?.probeSql);
       }
       const { failure } = outcome;
       const failedAt = failure ? windowRecordAt(window, primer, failure.serverLine) : window.length;
@@ -103,6 +109,8 @@ export async function isolateBadRows(main: pg.Client, context: IsolationContext,
       const skipped = await skippedRecords(outcome.skipped, window, primer, failedAt);
       const reasons = await describeSkips(inMain ? main : probe!.client, skipped, context.skipping?.types ?? {});
       skipped.forEach((skip, i) => context.reject(window[skip.at], reasons[i]));
+      kinds.skipped += skipped.length;
+      if (failure) kinds.failed++;
       const skippedAt = new Set(skipped.map((skip) => skip.at));
       // What a loaded window held is in the stage already; a probed one's good records go there now.
       if (!inMain || failure) await loader.addGood(window.slice(0, failedAt), skippedAt);
