@@ -16,7 +16,9 @@ import { PhaseClock } from './report/phase-clock.ts';
 import { dryRunReport, loadReport, nothingToLoadReport } from './report/build-report.ts';
 import type { LoadReport } from './report/report.ts';
 import { resolveRows } from './rows/resolve-rows.ts';
-import { writeRejects } from './rows/rejects.ts';
+import { reserveIdsInOrder } from './rows/serial-ids.ts';
+import { removeSpools, writeRejects } from './rows/rejects.ts';
+import { spoolDirectory } from './rows/reject-spool.ts';
 import { abandonRun, prepareStage } from './stage/prepare-stage.ts';
 import { dropRun } from './stage/run-ledger.ts';
 import { RunSessions } from './stage/run-sessions.ts';
@@ -36,10 +38,11 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
     throw error;
   });
   try {
-    const plan = await planLoad(sessions, options, inputFacts, clock);
-    if (options.dryRun) return dryRunReport(plan, clock, await planIndexBuilds(sessions.admin, options, plan.steps, plan.input.identity.size));
-    if (plan.chunks.length === 0 && !plan.input.streaming) return nothingToLoadReport(plan, clock);
-    if (plan.strategy.publish === 'direct') return await loadDirect(sessions, plan, clock);
+    const planned = await planLoad(sessions, options, inputFacts, clock);
+    if (options.dryRun) return dryRunReport(planned, clock, await planIndexBuilds(sessions.admin, options, planned.steps, planned.input.identity.size));
+    if (planned.chunks.length === 0 && !planned.input.streaming) return nothingToLoadReport(planned, clock);
+    if (planned.strategy.publish === 'direct') return await loadDirect(sessions, planned, clock);
+    const plan = await reserveIdsInOrder(sessions.admin, planned);
     await prepareStage(sessions.admin, plan);
     // From here on a cancel stops whatever runs server-side at once: COPYs, index builds, the publish.
     const cancelRun = () => void sessions.cancelRun(plan.runId);
@@ -48,8 +51,11 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
       return await loadThroughStage(sessions, plan, clock);
     } catch (error) {
       await sessions.cancelRun(plan.runId);
-      // A lost main session or a publish that could not get its lock leave the staged rows for --resume.
-      if (!(sessions.lost || isLockTimeout(error))) await abandonRun(sessions.admin, plan);
+      // A lost main session or a publish that could not get its lock leave the staged rows for --resume,
+      // and with them the rejects of its committed chunks (so does a lost server: the drop fails).
+      const keep = sessions.lost || isLockTimeout(error);
+      if (!keep) await abandonRun(sessions.admin, plan);
+      if (!(keep || isConnectionLost(error))) await removeSpools(spoolDirectory(options.rejectFile, plan.runId));
       // A statement cancelled because the run was cancelled reports the cancel, not itself.
       throw run.signal.aborted ? abortReason(run.signal) : error;
     } finally {
@@ -68,8 +74,8 @@ async function loadThroughStage(sessions: RunSessions, plan: LoadPlan, clock: Ph
   sessions.startHeartbeat();
   const copied = await clock.time('load', () => copyInput(sessions.admin, plan));
   // A stream's size and batches are known only now.
-  const streamed = plan.input.streaming ? { chunks: copied.recordsPerChunk.size, bytes: copied.bytes } : {};
-  if (plan.input.streaming && copied.rows === 0 && copied.rejects.length === 0) {
+  const streamed = plan.input.streaming ? { chunks: copied.chunks, bytes: copied.bytes } : {};
+  if (plan.input.streaming && copied.rows === 0 && copied.rejected === 0) {
     await dropRun(sessions.admin, plan);
     return nothingToLoadReport(plan, clock, streamed);
   }
@@ -88,11 +94,12 @@ async function loadThroughStage(sessions: RunSessions, plan: LoadPlan, clock: Ph
   const published = await clock.time('publish', () => publish(sessions, plan, rows.rows));
   if (published.note) plan.warnings.push(published.note);
   if (published.rows !== rows.rows) plan.warnings.push(`workers copied ${rows.rows} rows but ${published.rows} were published`);
-  if (rows.rejects.length > 0) {
-    await writeRejects(options.file, options.rejectFile, rows.rejects);
-    plan.warnings.push(`${rows.rejects.length} bad rows were set aside in ${options.rejectFile} (why: ${options.rejectFile}.log)`);
+  if (rows.rejected > 0) {
+    await writeRejects(spoolDirectory(options.rejectFile, plan.runId), plan.input.streaming ? copied.chunks : plan.chunks.length, options.rejectFile);
+    plan.warnings.push(`${rows.rejected} bad rows were set aside in ${options.rejectFile} (why: ${options.rejectFile}.log)`);
   }
-  return loadReport(plan, clock, { rows: published.rows, rejected: rows.rejects.length, published: published.method, ...streamed });
+  await removeSpools(spoolDirectory(options.rejectFile, plan.runId));
+  return loadReport(plan, clock, { rows: published.rows, rejected: rows.rejected, published: published.method, ...streamed });
 }
 
 /** One COPY straight into the target, committed with the fence: what one `\copy` would do. */
@@ -106,4 +113,8 @@ async function loadDirect(sessions: RunSessions, plan: LoadPlan, clock: PhaseClo
 
 function isLockTimeout(error: unknown): boolean {
   return error instanceof PloaderError && error.code === 'LOCK_TIMEOUT';
+}
+
+function isConnectionLost(error: unknown): boolean {
+  return error instanceof PloaderError && error.code === 'CONNECTION_LOST';
 }

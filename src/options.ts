@@ -259,12 +259,12 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   if (maxErrors !== Infinity && (!Number.isSafeInteger(maxErrors) || maxErrors < 0)) {
     throw invalid(`options.maxErrors must be a non-negative integer or Infinity ("all"), got ${received(options.maxErrors)}`);
   }
-  if (options.rejectFile !== undefined && maxErrors === 0) {
-    throw invalid('options.rejectFile needs options.maxErrors: without it the first bad row fails the load and nothing is rejected');
-  }
   const onConflict = options.onConflict ?? 'error';
   if (!ON_CONFLICT_MODES.includes(onConflict)) {
     throw invalid(`options.onConflict must be one of ${ON_CONFLICT_MODES.join(', ')}, got ${received(onConflict)}`);
+  }
+  if (options.rejectFile !== undefined && maxErrors === 0 && onConflict === 'error') {
+    throw invalid('options.rejectFile needs options.maxErrors or options.onConflict skip|update: without them the first bad row fails the load and nothing is rejected');
   }
   const durability = options.durability ?? 'auto';
   if (!DURABILITY_MODES.includes(durability)) throw invalid(`options.durability must be one of ${DURABILITY_MODES.join(', ')}, got ${received(durability)}`);

@@ -1,31 +1,38 @@
 /**
  * The load phase: a piscina pool of worker threads, each COPYing one chunk at a time over its own
- * connection. The first failure cancels the other COPYs server-side and aborts the queued tasks.
+ * connection. A failure that is not a row's (a lost server, too many bad rows) cancels every COPY
+ * server-side at once; a bad row in an all-or-nothing load cancels only the chunks after its own,
+ * so that the error reported is the first in file order, as one COPY would report it.
  */
-import { setMaxListeners } from 'node:events';
 import type pg from 'pg';
 import { Piscina } from 'piscina';
-import type { CopyChunkResult, CopyChunkTask } from './copy-chunk.ts';
-import { PloaderError, abortReason, fromWire, throwIfAborted, type WireError } from '../errors.ts';
-import { locateChunkError, readRange, simulateServerLines } from '../rows/line-mapping.ts';
+import { REJECT_EXAMPLES, type CopyChunkResult, type CopyChunkTask } from './copy-chunk.ts';
+import { PloaderError, abortReason, explainLoadFailure, fromWire, throwIfAborted, type WireError } from '../errors.ts';
 import type { ResolvedLoadOptions } from '../options.ts';
 import type { Chunk } from '../plan/chunks.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
 import { openInputStream, recordBatches, streamBatching, type PendingChunk } from '../input/stream-batches.ts';
 import { markChunkDoneSql } from '../stage/run-ledger.ts';
-import type { RejectedRecord } from '../rows/rejects.ts';
 import { syntaxOf } from '../input/split.ts';
-import { SQLSTATE } from '../db/sqlstate.ts';
+import { isRowError, SQLSTATE } from '../db/sqlstate.ts';
+import { chunkCopySettings } from '../rows/numbering.ts';
+import { numberBatches } from '../rows/serial-ids.ts';
+import type { RejectEntry } from '../rows/reject-spool.ts';
 import { workerFile } from './worker-entry.ts';
-import { cancelSessions, copyProgressOfRun, sessionRole } from './run-identity.ts';
+import { mappingHints } from '../plan/mapping-hints.ts';
+import { withHints } from '../plan/preflight.ts';
+import { scanCopyRecords } from '../rows/copy-records.ts';
+import type { RecordSyntax } from '../input/scan/record-syntax.ts';
+import { cancelChunksAfter, cancelSessions, chunkSessionRole, copyProgressOfRun } from './run-identity.ts';
 
 export interface CopyOutcome {
   rows: number;
   /** Input bytes loaded (for a stream, the only count of them there is). */
   bytes: number;
-  rejects: RejectedRecord[];
-  /** Records per completed chunk (rows loaded + rejects), to number records across chunks. */
-  recordsPerChunk: Map<number, number>;
+  /** Bad rows set aside (their bytes and reasons are in the run's reject spools). */
+  rejected: number;
+  /** Chunks copied in this run (a stream's batches: known only now). */
+  chunks: number;
 }
 
 interface ChunkSource {
@@ -55,7 +62,7 @@ export async function copyInput(client: pg.Client, plan: LoadPlan): Promise<Copy
       : `${pending.length} chunks${resumed ? ` (${plan.chunks.length - pending.length} done before)` : ''}, ${options.workers} workers`,
   });
   const source: ChunkSource = plan.input.streaming
-    ? { chunks: recordBatches(plan.input.stream ?? openInputStream(options.file), streamBatching(plan)) }
+    ? { chunks: numberBatches(client, plan, recordBatches(plan.input.stream ?? openInputStream(options.file), streamBatching(plan))) }
     : { chunks: inOrder(pending), totalBytes: pending.reduce((sum, c) => sum + c.end - c.start, 0) };
   return copyChunks(client, plan, source);
 }
@@ -64,9 +71,32 @@ async function* inOrder(chunks: readonly Chunk[]): AsyncGenerator<PendingChunk> 
   for (const chunk of chunks) yield { chunk };
 }
 
+/** What went wrong in the load phase: one failure that stops everything, or rows bad in some chunks. */
+class LoadFailures {
+  fatal: WireError | undefined;
+  /** All or nothing: the bad row of each failed chunk; the first in file order is reported. */
+  readonly rows = new Map<number, WireError>();
+  /** The first rejects, in file order, for the message when there are too many. */
+  examples: RejectEntry[] = [];
+
+  get any(): boolean {
+    return this.fatal !== undefined || this.rows.size > 0;
+  }
+
+  /** The smallest chunk index that failed on a row: chunks after it need not be copied. */
+  get firstRowChunk(): number {
+    return this.rows.size === 0 ? Infinity : Math.min(...this.rows.keys());
+  }
+
+  addExamples(examples: readonly RejectEntry[]): void {
+    this.examples = this.examples.concat(examples).sort((a, b) => a.record - b.record).slice(0, REJECT_EXAMPLES);
+  }
+}
+
 async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource): Promise<CopyOutcome> {
-  const { options, runId, copySql } = plan;
-  const run = { markDoneSql: markChunkDoneSql(plan.ledger), priorRejects: plan.resumed?.state.rejects.length ?? 0, locator: plan.conflicts.locator };
+  const { options, runId } = plan;
+  const markDoneSql = markChunkDoneSql(plan.ledger);
+  const priorRejects = plan.resumed?.state.rejected ?? 0;
   const pool = new Piscina<CopyChunkTask, CopyChunkResult>({
     filename: await workerFile(),
     minThreads: options.workers,
@@ -75,66 +105,83 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
     // Not the caller's own node flags (--input-type, --eval, ...): they may not apply to a worker.
     execArgv: [],
   });
-  const abort = new AbortController();
-  // Every task in flight listens on this signal.
-  setMaxListeners(options.workers * IN_FLIGHT_PER_WORKER + 10, abort.signal);
-  const onAbort = () => abort.abort();
+  const failures = new LoadFailures();
+  // Shared with every worker: the --max-errors limit stops all of them at the row that passes it.
+  const rejectTally = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  const tasks = new Map<number, AbortController>();
+  const onAbort = () => void stopAll({ code: 'CANCELLED', message: 'cancelled' });
   options.signal?.addEventListener('abort', onAbort);
   // Aborted while the pool was starting: a listener added now would never be called.
-  if (options.signal?.aborted) abort.abort();
-  let firstFailure: { chunk: Chunk; data?: Buffer; error: WireError } | undefined;
+  if (options.signal?.aborted) onAbort();
+  /** Stops every COPY now, server-side, instead of letting them finish their chunks. */
+  const stopAll = async (error: WireError) => {
+    if (failures.fatal) return;
+    failures.fatal = error;
+    await cancelSessions(client, runId);
+    for (const task of tasks.values()) task.abort();
+  };
+  /** A bad row in chunk `index`: the chunks after it cannot matter any more; those before it still can. */
+  const stopAfter = async (index: number, error: WireError) => {
+    const first = failures.firstRowChunk;
+    failures.rows.set(index, error);
+    if (index >= first) return;
+    await cancelChunksAfter(client, runId, index);
+    for (const [other, task] of tasks) if (other > index) task.abort();
+  };
   let doneBytes = 0;
   let rows = 0;
-  const rejected: RejectedRecord[] = [];
-  const recordsPerChunk = new Map<number, number>();
+  let rejected = 0;
+  let chunks = 0;
   const syntax = syntaxOf(options);
   const binaryHeaderBytes = options.format === 'binary' ? plan.chunks[0]?.start : undefined;
-  const fail = async (pending: PendingChunk, error: WireError) => {
-    if (firstFailure) return;
-    firstFailure = { ...pending, error };
-    // Stop the other COPYs now, server-side, instead of letting them finish their chunks.
-    await cancelSessions(client, runId);
-    abort.abort();
-  };
   const totalBytes = source.totalBytes ?? 0;
   // Byte-level progress between chunk completions, from the server's own COPY progress view (PG 14+).
   const progressTimer = setInterval(() => {
     void copyProgressOfRun(client, runId).then((now) => {
-      if (now && !firstFailure) options.onProgress({ kind: 'bytes', doneBytes: doneBytes + now.bytes, totalBytes: Math.max(totalBytes, doneBytes + now.bytes), rows: rows + now.rows });
+      if (now && !failures.any) options.onProgress({ kind: 'bytes', doneBytes: doneBytes + now.bytes, totalBytes: Math.max(totalBytes, doneBytes + now.bytes), rows: rows + now.rows });
     });
   }, PROGRESS_INTERVAL_MS);
+  // A stream cannot be probed before the load (preflight.ts): its first record, for the hints.
+  let firstRecord: string | undefined;
   const copyOne = async (pending: PendingChunk): Promise<void> => {
     const { chunk, data } = pending;
+    if (chunk.index === 0 && data) firstRecord = firstRecordOf(data, syntax);
+    const abort = new AbortController();
+    tasks.set(chunk.index, abort);
     let result: CopyChunkResult;
     try {
       result = await pool.run(
         {
           db: options.db,
-          role: sessionRole(runId, 'copy'),
-          copySql,
+          role: chunkSessionRole(runId, chunk.index),
           file: options.file,
           data,
-          chunk: chunk.index,
-          start: chunk.start,
-          end: chunk.end,
-          line: chunk.line,
+          chunk,
           syntax,
-          maxRejects: options.maxErrors - run.priorRejects,
-          markDoneSql: run.markDoneSql,
-          locator: run.locator,
+          maxRejects: options.maxErrors - priorRejects,
+          rejectTally,
+          markDoneSql,
           binaryHeaderBytes,
+          ...chunkCopySettings(plan, chunk),
         },
         { signal: abort.signal },
       );
     } catch (error) {
       // Aborted tasks reject too; only a rejection we did not cause is a failure (a crashed worker thread).
-      if (!abort.signal.aborted) await fail(pending, { code: 'WORKER_FAILED', message: `worker thread failed: ${(error as Error).message}` });
+      if (!abort.signal.aborted) await stopAll({ code: 'WORKER_FAILED', message: `worker thread failed: ${(error as Error).message}` });
       return;
+    } finally {
+      tasks.delete(chunk.index);
     }
-    rejected.push(...result.rejects);
-    if (!result.ok) return fail(pending, result.error);
-    if (rejected.length + run.priorRejects > options.maxErrors) return fail(pending, { code: 'TOO_MANY_BAD_ROWS', message: `more than ${options.maxErrors} bad rows` });
-    recordsPerChunk.set(chunk.index, result.rows + result.rejects.length);
+    rejected += result.rejected;
+    failures.addExamples(result.examples);
+    if (!result.ok) {
+      if (abort.signal.aborted && failures.fatal) return;
+      const isRowFailure = result.error.code === 'SERVER_ERROR' && result.error.position !== undefined && isRowFailureOf(result.error);
+      return isRowFailure ? stopAfter(chunk.index, result.error) : stopAll(result.error);
+    }
+    if (rejected + priorRejects > options.maxErrors) return stopAll({ code: 'TOO_MANY_BAD_ROWS', message: `more than ${options.maxErrors} bad rows` });
+    chunks++;
     rows += result.rows;
     doneBytes += result.bytes;
     options.onProgress({ kind: 'chunk', chunk: chunk.index, rows: result.rows, bytes: result.bytes, doneBytes, totalBytes: Math.max(totalBytes, doneBytes) });
@@ -144,7 +191,8 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
   let inputRefused: PloaderError | undefined;
   try {
     for await (const pending of source.chunks) {
-      if (abort.signal.aborted) break;
+      // Chunks are dispatched in file order: once one has failed on a row, no later one matters.
+      if (failures.fatal || pending.chunk.index > failures.firstRowChunk) break;
       const task = copyOne(pending).finally(() => running.delete(task));
       running.add(task);
       while (running.size >= options.workers * IN_FLIGHT_PER_WORKER) await Promise.race(running);
@@ -152,60 +200,43 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
   } catch (error) {
     // The input itself failed (a stream error, a bad gzip member): stop the COPYs, then report it.
     if (error instanceof PloaderError) inputRefused = error;
-    await fail({ chunk: { index: -1, start: 0, end: 0, line: 0, firstRecord: 0, records: 0 } }, { code: 'INPUT_UNREADABLE', message: `${options.file}: ${(error as Error).message}` });
+    await stopAll({ code: 'INPUT_UNREADABLE', message: `${options.file}: ${(error as Error).message}` });
   } finally {
     await Promise.allSettled(running);
     clearInterval(progressTimer);
     options.signal?.removeEventListener('abort', onAbort);
     await pool.destroy();
   }
-  if (inputRefused) throw inputRefused;
-  if (firstFailure?.error.code === 'TOO_MANY_BAD_ROWS') throw tooManyBadRows(options, rejected);
-  if (firstFailure) {
-    const error = fromWire(firstFailure.error);
-    if (options.signal?.aborted && (error.code === 'CANCELLED' || error.server?.sqlstate === SQLSTATE.QUERY_CANCELED)) throw abortReason(options.signal);
-    if (firstFailure.chunk.index < 0) throw error;
-    const failed = firstFailure;
-    throw await locateChunkError(error, failed.chunk, {
-      file: options.file,
-      syntax,
-      binary: options.format === 'binary',
-      read: failed.data ? async () => failed.data! : (chunk) => readRange(options.file, chunk.start, chunk.end),
-      recordsBefore: () => recordsBeforeChunk(plan, failed.chunk, recordsPerChunk),
-    });
-  }
   throwIfAborted(options.signal);
-  return { rows, bytes: doneBytes, rejects: rejected, recordsPerChunk };
+  if (inputRefused) throw inputRefused;
+  if (failures.fatal?.code === 'TOO_MANY_BAD_ROWS') throw tooManyBadRows(options, failures.examples);
+  const failure = failures.fatal ?? failures.rows.get(failures.firstRowChunk);
+  if (failure) {
+    const error = fromWire(failure);
+    if (error.server?.sqlstate === SQLSTATE.QUERY_CANCELED && options.signal?.aborted) throw abortReason(options.signal);
+    const explained = explainLoadFailure(error, options.file);
+    if (explained.position?.record !== 1 || firstRecord === undefined) throw explained;
+    throw withHints(explained, mappingHints(firstRecord, { options, columns: plan.columns, firstRecord: true, sqlstate: error.server?.sqlstate }));
+  }
+  return { rows, bytes: doneBytes, rejected, chunks };
 }
 
-/**
- * Records before a chunk: counted in the file when there is one; for a stream, known only when every
- * earlier batch finished (their rows + rejects).
- */
-async function recordsBeforeChunk(plan: LoadPlan, chunk: Chunk, recordsPerChunk: ReadonlyMap<number, number>): Promise<number | undefined> {
-  let before = 0;
-  if (!plan.input.streaming) {
-    const syntax = syntaxOf(plan.options);
-    for (const earlier of plan.chunks.filter((c) => c.index < chunk.index)) {
-      before += simulateServerLines(await readRange(plan.options.file, earlier.start, earlier.end), syntax).length;
-    }
-    return before;
-  }
-  for (let index = 0; index < chunk.index; index++) {
-    const records = recordsPerChunk.get(index);
-    if (records === undefined) return undefined;
-    before += records;
-  }
-  return before;
+function firstRecordOf(data: Buffer, syntax: RecordSyntax): string {
+  const head = data.subarray(0, 64 * 1024);
+  return head.subarray(0, scanCopyRecords(head, syntax)[0]?.end ?? head.length).toString('utf8');
 }
 
-export function tooManyBadRows(options: ResolvedLoadOptions, rejected: RejectedRecord[]): PloaderError {
-  const first = [...rejected].sort((a, b) => a.start - b.start).slice(0, 3);
-  const examples = first.map((r) => `${options.file}:${r.line}: ${r.message}${r.sqlstate ? ` (SQLSTATE ${r.sqlstate})` : ''}`).join('; ');
+/** A failure naming a record whose SQLSTATE says the row is at fault. */
+function isRowFailureOf(error: WireError): boolean {
+  return isRowError(error.server?.sqlstate);
+}
+
+export function tooManyBadRows(options: ResolvedLoadOptions, examples: readonly RejectEntry[]): PloaderError {
+  const described = examples.map((r) => `${options.file}:${r.line}: ${r.message}${r.sqlstate ? ` (SQLSTATE ${r.sqlstate})` : ''}`).join('; ');
   return new PloaderError(
     'TOO_MANY_BAD_ROWS',
-    `more than ${options.maxErrors} bad rows (--max-errors ${options.maxErrors}), so nothing was loaded; the first: ${examples} — fix them or raise --max-errors`,
-    { position: first[0] ? { file: options.file, line: first[0].line } : undefined },
+    `more than ${options.maxErrors} bad rows (--max-errors ${options.maxErrors}), so nothing was loaded; the first: ${described} — fix them or raise --max-errors`,
+    { position: examples[0] ? { file: options.file, line: examples[0].line, record: examples[0].record } : undefined },
   );
 }
 

@@ -13,7 +13,7 @@ import { syntaxOf } from '../input/split.ts';
 import { openInputStream, recordBatches, streamBatching } from '../input/stream-batches.ts';
 import type { Chunk } from '../plan/chunks.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
-import { locateChunkError, readRange } from '../rows/line-mapping.ts';
+import { locateCopyError } from '../rows/line-mapping.ts';
 import type { RunSessions } from '../stage/run-sessions.ts';
 import { lockTables } from '../db/lock-wait.ts';
 
@@ -47,13 +47,7 @@ export async function copyDirect(sessions: RunSessions, plan: LoadPlan): Promise
   } catch (error) {
     throwIfAborted(options.signal);
     if (!whole || plan.input.streaming) throw fromWire(toWire(error));
-    throw await locateChunkError(fromWire(toWire(error)), whole, {
-      file: options.file,
-      syntax: syntaxOf(options),
-      binary: options.format === 'binary',
-      read: (chunk) => readRange(options.file, chunk.start, chunk.end),
-      recordsBefore: async () => 0,
-    });
+    throw fromWire(toWire(await locateCopyError(error, whole, { file: options.file, start, end, syntax: syntaxOf(options), binary: options.format === 'binary' })));
   } finally {
     options.signal?.removeEventListener('abort', cancel);
   }

@@ -22,10 +22,20 @@ export async function cancelSessions(client: pg.Client, runId: string): Promise<
     .catch(() => {});
 }
 
-/** True when a session of the run, other than this one, is connected. */
-export async function runHasSessions(client: pg.Client, runId: string): Promise<boolean> {
-  const { rows } = await client.query('SELECT 1 FROM pg_stat_activity WHERE application_name LIKE $1 AND pid <> pg_backend_pid() LIMIT 1', [runSessionPattern(runId)]);
-  return rows.length > 0;
+/** application_name role of the sessions that copy one chunk: `copy <chunk> <runId>`. */
+export function chunkSessionRole(runId: string, chunk: number): string {
+  return sessionRole(runId, `copy ${Math.trunc(chunk)}`);
+}
+
+/** Cancels the statements of the sessions copying chunks after `chunk` (see chunkSessionRole). */
+export async function cancelChunksAfter(client: pg.Client, runId: string, chunk: number): Promise<void> {
+  await client
+    .query(
+      `SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+        WHERE application_name LIKE $1 AND substring(application_name FROM ' copy (\\d+) [^ ]+$')::bigint > $2`,
+      [runSessionPattern(runId), chunk],
+    )
+    .catch(() => {});
 }
 
 /** Bytes and rows of this run's COPYs still in progress (pg_stat_progress_copy, PostgreSQL 14+). */

@@ -36,6 +36,11 @@ export interface CopyStatementOptions {
   forceNotNull?: string[];
   /** COPY DEFAULT (PostgreSQL 16+): this string in the input means the column's default. */
   default?: string;
+  /**
+   * ON_ERROR ignore with LOG_VERBOSITY verbose (PostgreSQL 17+): rows whose values the column types
+   * refuse are skipped, each named in a NOTICE. Only bad-row isolation asks for it (isolate-bad-rows.ts).
+   */
+  skipSoftErrors?: boolean;
 }
 
 /** `COPY schema.table (cols) FROM STDIN (FORMAT csv, ...)`; HEADER is never sent: the main thread skips it by offset. */
@@ -51,5 +56,6 @@ export function copyFromStdin(table: QualifiedName, columns: string[], options: 
   }
   if (options.encoding !== undefined) items.push(`ENCODING ${quoteLiteral(options.encoding)}`);
   if (options.default !== undefined) items.push(`DEFAULT ${quoteLiteral(options.default)}`);
+  if (options.skipSoftErrors) items.push('ON_ERROR ignore', 'LOG_VERBOSITY verbose');
   return `COPY ${qualified(table)} (${columns.map(quoteIdent).join(', ')}) FROM STDIN (${items.join(', ')})`;
 }

@@ -17,6 +17,24 @@ export interface ColumnFacts {
   /** A value is filled in when the column is left out: a DEFAULT (serial's nextval too), identity, or a domain's default. */
   hasDefault: boolean;
   notNull: boolean;
+  /** The column's type as SQL spells it, with its modifier (format_type): `character varying(20)`. */
+  type: string;
+  /** The column's default expression as the server prints it (pg_get_expr), if it has one. */
+  defaultExpr: string | null;
+  /**
+   * The sequence that fills the column when the file does not: an identity column's, or the one a
+   * default of exactly `nextval('seq')` draws from (serial, bigserial, hand-made). Null otherwise.
+   */
+  sequence: SequenceFacts | null;
+}
+
+export interface SequenceFacts {
+  name: QualifiedName;
+  /** INCREMENT BY, as a decimal string (bigint range). */
+  increment: string;
+  /** The current role owns it (or is a member of its owner): it may ALTER it, which is how ids are reserved. */
+  isOwner: boolean;
+  cycle: boolean;
 }
 
 export interface IndexFacts {
@@ -37,6 +55,8 @@ export interface IndexFacts {
 
 export interface ServerFacts {
   versionNum: number;
+  /** lc_messages: ploader reads one server message (ON_ERROR ignore's NOTICE) and only in English. */
+  lcMessages: string;
   walLevel: 'minimal' | 'replica' | 'logical';
   maxParallelMaintenanceWorkers: number;
 }
@@ -69,11 +89,12 @@ export interface ResolvedTable {
 }
 
 export async function readServerFacts(client: pg.Client): Promise<ServerFacts> {
-  const { rows } = await client.query<{ v: string; wal: string; pmw: string }>(
-    "SELECT current_setting('server_version_num') AS v, current_setting('wal_level') AS wal, current_setting('max_parallel_maintenance_workers') AS pmw",
+  const { rows } = await client.query<{ v: string; wal: string; pmw: string; lc: string }>(
+    "SELECT current_setting('server_version_num') AS v, current_setting('wal_level') AS wal, current_setting('max_parallel_maintenance_workers') AS pmw, current_setting('lc_messages') AS lc",
   );
   return {
     versionNum: Number(rows[0].v),
+    lcMessages: rows[0].lc,
     walLevel: rows[0].wal as ServerFacts['walLevel'],
     maxParallelMaintenanceWorkers: Number(rows[0].pmw),
   };
@@ -132,12 +153,30 @@ export async function readTargetFacts(client: pg.Client, resolved: ResolvedTable
   // What an INSERT or COPY that leaves a column out puts there (build_column_default): the column's
   // DEFAULT (atthasdef; a stored generated column has one too, but is no default), an identity
   // column's sequence, or else its domain type's DEFAULT.
-  const { rows: columns } = await client.query<{ name: string; identity: string; generated: string; seq: string | null; has_default: boolean; not_null: boolean }>(
-    `SELECT a.attname AS name, a.attidentity::text AS identity, a.attgenerated::text AS generated,
+  const { rows: columns } = await client.query<{
+    name: string; type: string; identity: string; generated: string; seq: string | null; has_default: boolean; not_null: boolean; default_expr: string | null;
+    seq_schema: string | null; seq_name: string | null; seq_increment: string | null; seq_owner: boolean | null; seq_cycle: boolean | null;
+  }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attidentity::text AS identity, a.attgenerated::text AS generated,
             CASE WHEN a.attidentity <> '' THEN pg_get_serial_sequence($2, a.attname) END AS seq,
             (a.atthasdef AND a.attgenerated = '') OR a.attidentity <> '' OR (t.typtype = 'd' AND t.typdefaultbin IS NOT NULL) AS has_default,
-            a.attnotnull AS not_null
+            a.attnotnull AS not_null,
+            pg_get_expr(ad.adbin, ad.adrelid) AS default_expr,
+            sn.nspname AS seq_schema, sc.relname AS seq_name, sq.seqincrement::text AS seq_increment,
+            pg_has_role(sc.relowner, 'USAGE') AS seq_owner, sq.seqcycle AS seq_cycle
        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+       LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+       -- the filling sequence: an identity column's, or the one a plain nextval('seq') default depends on
+       LEFT JOIN LATERAL (
+         SELECT pg_get_serial_sequence($2, a.attname)::regclass::oid AS oid WHERE a.attidentity <> ''
+         UNION ALL
+         SELECT d.refobjid FROM pg_depend d
+          WHERE a.attidentity = '' AND d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid AND d.refclassid = 'pg_class'::regclass
+            AND pg_get_expr(ad.adbin, ad.adrelid) = 'nextval(' || quote_literal(d.refobjid::regclass::text) || '::regclass)'
+       ) fill ON true
+       LEFT JOIN pg_class sc ON sc.oid = fill.oid AND sc.relkind = 'S'
+       LEFT JOIN pg_namespace sn ON sn.oid = sc.relnamespace
+       LEFT JOIN pg_sequence sq ON sq.seqrelid = sc.oid
       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
     [oid, qualified(table)],
   );
@@ -177,7 +216,20 @@ export async function readTargetFacts(client: pg.Client, resolved: ResolvedTable
     isOwner: rel.is_owner,
     relkind: rel.relkind,
     persistence: rel.persistence,
-    columns: columns.map((c) => ({ name: c.name, identity: c.identity, generated: c.generated, identitySequence: c.seq, hasDefault: c.has_default, notNull: c.not_null })),
+    columns: columns.map((c) => ({
+      name: c.name,
+      type: c.type,
+      identity: c.identity,
+      generated: c.generated,
+      identitySequence: c.seq,
+      hasDefault: c.has_default,
+      notNull: c.not_null,
+      defaultExpr: c.default_expr,
+      sequence:
+        c.seq_schema === null || c.seq_name === null
+          ? null
+          : { name: { schema: c.seq_schema, name: c.seq_name }, increment: c.seq_increment!, isOwner: c.seq_owner === true, cycle: c.seq_cycle === true },
+    })),
     indexes: indexes.map((i) => ({
       name: i.name,
       definition: i.definition,

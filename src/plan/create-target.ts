@@ -167,7 +167,7 @@ function newTargetFacts(definition: TableDefinition, owner: string): TargetFacts
     relkind: 'r',
     persistence: 'p',
     tablespace: null,
-    columns: definition.columns.map((c) => ({ name: c.name, identity: '', generated: '', identitySequence: null, hasDefault: false, notNull: false })),
+    columns: definition.columns.map((c) => ({ name: c.name, type: c.type, identity: '', generated: '', identitySequence: null, hasDefault: false, notNull: false, defaultExpr: null, sequence: null })),
     indexes: [],
     hasRows: false,
     triggers: { onInsert: [], onTruncate: [] },

@@ -10,7 +10,7 @@ import { readServerFacts, readTargetFacts, resolveTargetName, type ResolvedTable
 import type { Chunk } from './chunks.ts';
 import { claimNewTable, defineNewTable, HEAD_SAMPLE_BYTES, newTableColumns } from './create-target.ts';
 import { resolveFileColumns } from './file-columns.ts';
-import { checkCopyOptions } from './preflight.ts';
+import { checkCopyOptions, mayCreateTempTables, probeFirstRecords } from './preflight.ts';
 import { columnDefinitionsSql, type TableDefinition } from './table-definition.ts';
 import { chooseStrategy, type Strategy } from './strategy.ts';
 import { tryLockRun, unlockRun } from '../copy/run-identity.ts';
@@ -29,6 +29,7 @@ import { fileFedUniqueKeys, planUpsert, type UniqueKey, type Upsert } from '../r
 import { chooseRunToResume, dropRun, findLeftoverRuns, ledgerName, readResumeState, type LeftoverRun, type ResumeState } from '../stage/run-ledger.ts';
 import type { RunSessions } from '../stage/run-sessions.ts';
 import { stagingTableName } from '../stage/stage.ts';
+import { planIdColumns, type IdColumn, type IdReservation } from '../rows/serial-ids.ts';
 
 /** The input as found before the load: a file's identity (to resume it, and to see it change), or a stream. */
 export interface InputFacts {
@@ -84,6 +85,10 @@ export interface LoadPlan {
   strategy: Strategy;
   steps: FinalizeSteps;
   conflicts: ConflictPlan;
+  /** Stage columns filled from a sequence, numbered in file order (rows/serial-ids.ts). */
+  ids: IdColumn[];
+  /** The ids reserved for them; filled by reserveIdsInOrder (a resumed run's come from its ledger). */
+  idReservation: IdReservation;
   /** Things the user should know, gathered while planning and loading; printed with the report. */
   warnings: string[];
   /** The index builds as the finalizer scheduled and ran them (set by the finalize phase). */
@@ -113,6 +118,10 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
   const fileColumns = found && resolveFileColumns(found, options, firstRecordOf(input.head, fieldSyntaxOf(options)));
   const table = found?.table ?? newTable!.table;
   const { resumed, warnings } = await findRunToResume(admin, options, { oid: found?.oid, table }, input);
+  // The first error in file order, before anything is written and before a large file is scanned.
+  if (found && fileColumns && !resumed && found.stageBlocker === undefined) {
+    await probeFirstRecords(admin, found, fileColumns.columns, options, planIdColumns(found, fileColumns.columns).map((id) => id.column));
+  }
 
   // A stream is cut into batches as it is read (stream-batches.ts); a file is planned up front.
   const noSplit = { chunks: resumed?.state.chunks ?? [], warnings: [] };
@@ -130,7 +139,7 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
     swapBlockers: target.swapBlockers,
     persistence: target.persistence,
     firingTriggers: options.truncate ? [...new Set([...target.triggers.onInsert, ...target.triggers.onTruncate])] : target.triggers.onInsert,
-    stageBlocker: target.stageBlocker,
+    stageBlocker: target.stageBlocker ?? (await tempBlocker(admin, options, planIdColumns(target, columns))),
     stageNeededFor: stageNeededFor(options),
     resumedStageLogged: resumed?.state.stageLogged,
     creating: create !== undefined,
@@ -168,6 +177,9 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
     strategy,
     steps: finalizeSteps({ strategy, target, stage, runId }, outgoing.filter((fk) => !present.has(fk.name))),
     conflicts,
+    // One COPY into the target draws its ids in file order itself.
+    ids: strategy.publish === 'direct' ? [] : planIdColumns(target, columns),
+    idReservation: resumed?.run.meta?.ids ?? {},
     warnings,
   };
 }
@@ -192,6 +204,21 @@ async function newRunId(main: pg.Client): Promise<string> {
     const runId = bytes.toString('hex');
     if (await tryLockRun(main, runId)) return runId;
   }
+}
+
+/**
+ * Why this load could not work through a stage without TEMP on the database, if so: ids in file
+ * order are numbered by per-session temporary sequences (rows/record-counters.ts), bad-row isolation
+ * probes into a temporary twin, and duplicate keys are resolved through a temporary table.
+ */
+async function tempBlocker(client: pg.Client, options: ResolvedLoadOptions, ids: readonly IdColumn[]): Promise<string | undefined> {
+  const needs = [
+    ...(ids.length > 0 ? [`numbering ${ids.map((id) => id.column).join(', ')} in file order`] : []),
+    ...(options.maxErrors > 0 ? ['setting bad rows aside'] : []),
+    ...(options.onConflict !== 'error' ? ['resolving duplicate keys'] : []),
+  ];
+  if (needs.length === 0 || (await mayCreateTempTables(client))) return undefined;
+  return `the current user may not create temporary tables in this database, which ${needs.join(' and ')} across parallel sessions needs`;
 }
 
 /** What in this load needs a stage (and so cannot go straight into the target), if anything. */

@@ -1,8 +1,8 @@
 /**
  * Duplicate keys (--on-conflict). Unique indexes are built after the load, so duplicates surface
  * late; to name them by input line, the stage gets a locator column `ploader_record` whose default is
- * (chunk << 32) + the record's index in its chunk, counted by a per-session sequence that each worker
- * sets before every COPY (so retries around bad rows do not shift it). Only loads whose unique keys
+ * (chunk << 32) + 1 + the record's index in its chunk, a record counter (record-counters.ts) that each
+ * worker sets before every COPY (so the rows around bad rows keep their own numbers). Only loads whose unique keys
  * come from the file get the locator; the column is dropped before the stage is made durable.
  *
  * - error: abort, naming the input lines of the first duplicated keys;
@@ -14,14 +14,13 @@ import type { IndexFacts, TargetFacts } from '../plan/catalog.ts';
 import { PloaderError } from '../errors.ts';
 import type { OnConflict } from '../options.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
-import { qualified, quoteIdent, type QualifiedName } from '../db/sql.ts';
+import { qualified, quoteIdent, quoteLiteral, type QualifiedName } from '../db/sql.ts';
+import { counterDefault } from './record-counters.ts';
 
 
 export const LOCATOR_COLUMN = 'ploader_record';
 /** Per-session sequence the locator default draws from; set by the worker before each COPY. */
 export const LOCATOR_SEQUENCE = 'ploader_record_seq';
-/** Session setting that holds the chunk number for the locator default. */
-export const LOCATOR_CHUNK_SETTING = 'ploader.chunk';
 const RECORD_BITS = 32n;
 
 /** --on-conflict update when appending: the key to match, and the file's other columns to overwrite. */
@@ -65,21 +64,16 @@ export function fileFedUniqueKeys(target: TargetFacts, loadedColumns: readonly s
 }
 
 export function addLocatorSql(stage: QualifiedName): string {
-  return `ALTER TABLE ${qualified(stage)} ADD COLUMN ${quoteIdent(LOCATOR_COLUMN)} bigint DEFAULT ((current_setting('${LOCATOR_CHUNK_SETTING}')::bigint << ${RECORD_BITS}) + nextval(('pg_temp.${LOCATOR_SEQUENCE}'::text)::regclass))`;
+  return `ALTER TABLE ${qualified(stage)} ADD COLUMN ${quoteIdent(LOCATOR_COLUMN)} bigint DEFAULT ${counterDefault(LOCATOR_SEQUENCE)}`;
 }
 
 export function dropLocatorSql(stage: QualifiedName): string {
   return `ALTER TABLE ${qualified(stage)} DROP COLUMN ${quoteIdent(LOCATOR_COLUMN)}`;
 }
 
-/** Run by a worker in its session before its COPYs; then `setLocatorSql` before each one. */
-export function prepareLocatorSql(chunk: number): string[] {
-  return [`CREATE TEMP SEQUENCE IF NOT EXISTS ${LOCATOR_SEQUENCE}`, `SET ${LOCATOR_CHUNK_SETTING} = ${Math.trunc(chunk)}`];
-}
-
-/** The next record COPYed gets index `recordInChunk` (0-based); the sequence yields it + 1, decoded below. */
-export function setLocatorSql(recordInChunk: number): string {
-  return `SELECT setval('pg_temp.${LOCATOR_SEQUENCE}', ${Math.trunc(recordInChunk) + 1}, false)`;
+/** The locator of a chunk's record 0: (chunk << 32) + 1, decoded below. */
+export function locatorFirstValue(chunk: number): string {
+  return String((BigInt(Math.trunc(chunk)) << RECORD_BITS) + 1n);
 }
 
 export function decodeLocator(locator: string | bigint): { chunk: number; recordInChunk: number } {
@@ -93,16 +87,24 @@ export interface ConflictingRecord {
   reason: string;
 }
 
+/** Where the records set aside or superseded by --on-conflict wait, server-side, to be written out in order. */
+export const CONFLICTS_TABLE = 'ploader_conflicts';
+
 /**
- * Applies the policy on the stage (and against the target's rows when appending). Returns the stage
- * records set aside (skip) or superseded (update); throws with their locators for `error`.
+ * Applies the policy on the stage (and against the target's rows when appending), set-based: the
+ * stage records set aside (skip) or superseded (update) move into the session's CONFLICTS_TABLE with
+ * the reason, in the same statement that deletes them, and nothing per duplicate comes back to the
+ * client. Returns how many; throws with the first locators for `error`.
  */
-export async function resolveConflicts(client: pg.Client, plan: LoadPlan): Promise<ConflictingRecord[]> {
+export async function resolveConflicts(client: pg.Client, plan: LoadPlan): Promise<number> {
   const { stage, target } = plan;
   const { keys, appending } = plan.conflicts;
   const mode = plan.options.onConflict;
-  const removed: ConflictingRecord[] = [];
   const locator = quoteIdent(LOCATOR_COLUMN);
+  const conflicts = `pg_temp.${quoteIdent(CONFLICTS_TABLE)}`;
+  await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(CONFLICTS_TABLE)} (locator bigint PRIMARY KEY, message text NOT NULL)`);
+  await client.query(`TRUNCATE ${conflicts}`);
+  let removed = 0;
   for (const key of keys) {
     const cols = key.columns.map(quoteIdent);
     // As the server writes keys in its messages: `(email)=(x)`.
@@ -117,37 +119,58 @@ export async function resolveConflicts(client: pg.Client, plan: LoadPlan): Promi
         `SELECT l AS locator, key FROM (
            SELECT ${locator}::text AS l, ${keyValue} AS key, count(*) OVER (PARTITION BY ${cols.join(', ')}) AS copies
              FROM ${qualified(stage)} s WHERE ${notNull}) counted
-          WHERE copies > 1 ORDER BY l::bigint LIMIT 10`,
+          WHERE copies > 1 ORDER BY l::bigint LIMIT ${ERROR_EXAMPLES}`,
       );
-      const found = rows.map((r) => ({ locator: r.locator, key: r.key, reason: `duplicate key ${keyText}=${r.key}` }));
+      let found = rows.map((r) => ({ locator: r.locator, key: r.key, reason: `duplicate key ${keyText}=${r.key}` }));
       if (appending) {
         const { rows: existing } = await client.query<{ locator: string; key: string }>(
-          `SELECT s.${locator}::text AS locator, ${keyValue} AS key FROM ${qualified(stage)} s WHERE ${inTarget} ORDER BY s.${locator} LIMIT 10`,
+          `SELECT s.${locator}::text AS locator, ${keyValue} AS key FROM ${qualified(stage)} s WHERE ${inTarget} ORDER BY s.${locator} LIMIT ${ERROR_EXAMPLES}`,
         );
-        found.push(...existing.map((r) => ({ locator: r.locator, key: r.key, reason: `key ${keyText}=${r.key} is already in the target` })));
+        found = found.concat(existing.map((r) => ({ locator: r.locator, key: r.key, reason: `key ${keyText}=${r.key} is already in the target` })));
       }
       if (found.length > 0) throw new DuplicateKeyError(key, found);
       continue;
     }
+    const setAside = (reason: string) => `INSERT INTO ${conflicts} SELECT l, ${quoteLiteral(`duplicate key ${keyText}=`)} || key || ${quoteLiteral(reason)} FROM gone`;
     // Keep one record per key: the first (skip) or the last (update) in input order.
     const order = mode === 'skip' ? 'ASC' : 'DESC';
-    const { rows } = await client.query<{ locator: string; key: string }>(
-      `DELETE FROM ${qualified(stage)} s USING (
-         SELECT ${locator} AS l FROM (
-           SELECT ${locator}, row_number() OVER (PARTITION BY ${cols.join(', ')} ORDER BY ${locator} ${order}) AS n
-             FROM ${qualified(stage)} s WHERE ${notNull}) ranked WHERE n > 1) dup
-        WHERE s.${locator} = dup.l RETURNING s.${locator}::text AS locator, ${keyValue} AS key`,
+    const duplicates = await client.query(
+      `WITH gone AS (
+         DELETE FROM ${qualified(stage)} s USING (
+           SELECT ${locator} AS l FROM (
+             SELECT ${locator}, row_number() OVER (PARTITION BY ${cols.join(', ')} ORDER BY ${locator} ${order}) AS n
+               FROM ${qualified(stage)} s WHERE ${notNull}) ranked WHERE n > 1) dup
+          WHERE s.${locator} = dup.l RETURNING s.${locator} AS l, ${keyValue} AS key)
+       ${setAside(`: ${mode === 'skip' ? 'an earlier record' : 'a later record'} with this key was kept`)}`,
     );
-    removed.push(...rows.map((r) => ({ locator: r.locator, key: r.key, reason: `duplicate key ${keyText}=${r.key}: ${mode === 'skip' ? 'an earlier record' : 'a later record'} with this key was kept` })));
+    removed += duplicates.rowCount ?? 0;
     if (appending && mode === 'skip') {
-      const { rows: existing } = await client.query<{ locator: string; key: string }>(
-        `DELETE FROM ${qualified(stage)} s WHERE ${inTarget} RETURNING s.${locator}::text AS locator, ${keyValue} AS key`,
+      const existing = await client.query(
+        `WITH gone AS (DELETE FROM ${qualified(stage)} s WHERE ${inTarget} RETURNING s.${locator} AS l, ${keyValue} AS key)
+         ${setAside(' is already in the target, which keeps its row')}`,
       );
-      removed.push(...existing.map((r) => ({ locator: r.locator, key: r.key, reason: `key ${keyText}=${r.key} is already in the target, which keeps its row` })));
+      removed += existing.rowCount ?? 0;
     }
   }
   return removed;
 }
+
+/** The records in CONFLICTS_TABLE in input order, a page at a time (keyset paging on the locator). */
+export async function* conflictingRecords(client: pg.Client): AsyncGenerator<ConflictingRecord> {
+  let after = '-1';
+  for (;;) {
+    const { rows } = await client.query<{ locator: string; message: string }>(
+      `SELECT c.locator::text AS locator, c.message FROM pg_temp.${quoteIdent(CONFLICTS_TABLE)} c WHERE c.locator > $1 ORDER BY c.locator LIMIT ${PAGE_ROWS}`,
+      [after],
+    );
+    for (const row of rows) yield { locator: row.locator, key: '', reason: row.message };
+    if (rows.length < PAGE_ROWS) return;
+    after = rows[rows.length - 1].locator;
+  }
+}
+
+const ERROR_EXAMPLES = 10;
+const PAGE_ROWS = 50_000;
 
 export class DuplicateKeyError extends PloaderError {
   readonly records: ConflictingRecord[];

@@ -10,14 +10,12 @@
  * the record whose count equals N is the bad one.
  */
 import { open } from 'node:fs/promises';
-import { PloaderError, type ServerErrorFields } from '../errors.ts';
+import { PloaderError, serverFields } from '../errors.ts';
 import type { Chunk } from '../plan/chunks.ts';
 import type { RecordSyntax } from '../input/scan/record-syntax.ts';
-import { isRowError } from '../db/sqlstate.ts';
+import { chunkBlocks, type ChunkBytes } from './chunk-records.ts';
+import { CopyRecordScanner, type CopyRecord } from './copy-records.ts';
 
-const LF = 0x0a;
-const CR = 0x0d;
-const BACKSLASH = 0x5c;
 
 export interface RecordLocation {
   /** Offset of the record's first byte in the chunk. */
@@ -35,62 +33,15 @@ export interface RecordLocation {
  * byte of the stream's style (CR in a CR-only stream, LF otherwise), as the split scan does.
  */
 export function simulateServerLines(data: Buffer, syntax: RecordSyntax): RecordLocation[] {
-  const csv = syntax.format === 'csv';
-  const quote = syntax.quote;
-  // PostgreSQL ignores ESCAPE when it equals QUOTE: the quote is then a plain toggle.
-  const escape = syntax.escape === syntax.quote ? -1 : syntax.escape;
+  const scanner = new CopyRecordScanner(syntax);
   const records: RecordLocation[] = [];
-  let eol: 'unknown' | 'nl' | 'crnl' | 'cr' = 'unknown';
-  let serverLine = 0;
-  let lineFeeds = 0;
-  let carriageReturns = 0;
-  const physicalLine = () => 1 + (eol === 'cr' ? carriageReturns : lineFeeds);
-  const count = (c: number) => {
-    if (c === LF) lineFeeds++;
-    else if (c === CR) carriageReturns++;
+  const keep = (r: CopyRecord) => {
+    if (records.length > 0) records[records.length - 1].nextLine = r.line;
+    records.push({ offset: r.start, line: r.line, serverLine: r.serverLine, nextLine: r.line });
   };
-  let i = 0;
-  while (i < data.length) {
-    const line = physicalLine();
-    const record: RecordLocation = { offset: i, line, serverLine: ++serverLine, nextLine: line };
-    let inQuote = false;
-    let lastWasEscape = false;
-    for (; i < data.length; i++) {
-      const c = data[i];
-      count(c);
-      if (csv) {
-        if (inQuote && c === escape) lastWasEscape = !lastWasEscape;
-        if (c === quote && !lastWasEscape) inQuote = !inQuote;
-        if (c !== escape) lastWasEscape = false;
-        if (inQuote && c === (eol === 'nl' ? LF : CR)) serverLine++;
-        if (inQuote) continue;
-      } else if (c === BACKSLASH) {
-        // Text format: the next byte is data, whatever it is (an escaped line end does not end the record).
-        i++;
-        if (i < data.length) count(data[i]);
-        continue;
-      }
-      if (c === CR) {
-        if (eol === 'unknown') eol = data[i + 1] === LF ? 'crnl' : 'cr';
-        // Once the stream's line end is known to be LF, the server refuses a bare CR as data
-        // (22P04) inside the record, which then runs on to the LF; with CR LF line ends the LF ends it.
-        if (eol === 'cr') {
-          i++;
-          break;
-        }
-      } else if (c === LF) {
-        if (eol === 'unknown') eol = 'nl';
-        // In a CR-only stream an unquoted LF is refused (22P04) inside the record, which runs on to the CR.
-        if (eol !== 'cr') {
-          i++;
-          break;
-        }
-      }
-    }
-    record.serverLine = serverLine;
-    record.nextLine = physicalLine();
-    records.push(record);
-  }
+  scanner.push(data, keep);
+  scanner.finish(keep);
+  if (records.length > 0) records[records.length - 1].nextLine = scanner.line;
   return records;
 }
 
@@ -98,6 +49,17 @@ export function simulateServerLines(data: Buffer, syntax: RecordSyntax): RecordL
 export function parseCopyContext(where: string | undefined): { line: number; column?: string } | undefined {
   const match = where && /\bCOPY [^\n]*?, line (\d+)(?:, column (.*?)(?:: (?:"|null input)|$))?/m.exec(where);
   return match ? { line: Number(match[1]), column: match[2] || undefined } : undefined;
+}
+
+/**
+ * A row ON_ERROR ignore skipped (PostgreSQL 17+, LOG_VERBOSITY verbose): `skipping row due to data
+ * type incompatibility at line 3 for column "a": "x"`. The server gives the line only in the NOTICE's
+ * text (its CONTEXT names no line), so this reads the message; a server whose lc_messages is not
+ * English is caught by the caller, which counts the skipped rows (see isolate-bad-rows.ts).
+ */
+export function parseSkipNotice(message: string): { line: number; column: string; value: string } | undefined {
+  const match = /^skipping row due to data type incompatibility at line (\d+) for column "(.*)": "(.*)"$/s.exec(message);
+  return match ? { line: Number(match[1]), column: match[2], value: match[3] } : undefined;
 }
 
 export async function readRange(file: string, start: number, end: number): Promise<Buffer> {
@@ -116,69 +78,40 @@ export async function readRange(file: string, start: number, end: number): Promi
   }
 }
 
-export interface ChunkErrorContext {
-  file: string;
-  syntax: RecordSyntax;
-  /** The failing chunk's bytes (from the file, or a stream's batch in memory). */
-  read: (chunk: Chunk) => Promise<Buffer>;
-  /** Records in the input before the chunk, when known. */
-  recordsBefore: () => Promise<number | undefined>;
-  /** Binary format: the server's line N is the Nth tuple of the chunk, and Chunk.line its first tuple's number. */
-  binary?: boolean;
-}
-
-/** Turns a chunk's server error into a BAD_ROW / SERVER_ERROR naming file, line, record and column. */
-export async function locateChunkError(error: PloaderError, chunk: Chunk, context: ChunkErrorContext): Promise<PloaderError> {
-  const server: ServerErrorFields = error.server ?? {};
-  const at = parseCopyContext(server.where);
-  const reason = `${error.message}${server.sqlstate ? ` (SQLSTATE ${server.sqlstate})` : ''}${server.detail ? `; ${server.detail}` : ''}${server.hint ? `; hint: ${server.hint}` : ''}`;
-  if (!at) {
-    return new PloaderError(error.code, `${reason} — while loading lines from ${chunk.line} of ${context.file}`, { server, cause: error });
-  }
-  if (context.binary) {
-    const tuple = chunk.line + at.line - 1;
-    const column = at.column ?? server.column;
-    return new PloaderError(
-      isRowError(server.sqlstate) ? 'BAD_ROW' : error.code,
-      `tuple ${tuple}${column ? `, column ${column}` : ''}: ${reason} — fix the file and load again (nothing was loaded)`,
-      { position: { file: context.file, record: tuple, column }, server, cause: error },
-    );
-  }
-  const records = simulateServerLines(await context.read(chunk), context.syntax);
-  const index = records.findIndex((r) => r.serverLine === at.line);
-  const record = records[index === -1 ? records.length - 1 : index];
-  const recordsBefore = await context.recordsBefore();
-  const position = {
-    file: context.file,
-    line: chunk.line + (record?.line ?? 1) - 1,
-    record: recordsBefore === undefined ? undefined : recordsBefore + (index === -1 ? records.length : index + 1),
-    column: at.column ?? server.column,
+/**
+ * The record of a chunk on which the server's line counter (for a COPY of the whole chunk) reads
+ * `serverLine`: one scan of the chunk, stopped there.
+ */
+export async function locateServerLine(source: ChunkBytes, syntax: RecordSyntax, serverLine: number): Promise<CopyRecord | undefined> {
+  const scanner = new CopyRecordScanner(syntax);
+  let found: CopyRecord | undefined;
+  const look = (record: CopyRecord) => {
+    if (!found && record.serverLine >= serverLine) found = record;
   };
-  const where = [position.record === undefined ? undefined : `record ${position.record}`, position.column ? `column ${position.column}` : undefined].filter(Boolean).join(', ') || 'a row';
-  const code = isRowError(server.sqlstate) ? 'BAD_ROW' : error.code;
-  return new PloaderError(code, `${where}: ${reason} — fix the row and load again (nothing was loaded)`, { position, server, cause: error });
+  for await (const block of chunkBlocks(source)) {
+    scanner.push(block, look);
+    if (found) break;
+  }
+  if (!found) scanner.finish(look);
+  return found?.serverLine === serverLine ? found : undefined;
 }
 
-/** Input positions of records given by chunk and index within the chunk (read chunk by chunk). */
-export async function locateRecords(
-  file: string,
-  syntax: RecordSyntax,
-  chunks: readonly Chunk[],
-  wanted: ReadonlyArray<{ chunk: number; recordInChunk: number }>,
-): Promise<Array<{ start: number; end: number; line: number }>> {
-  const byChunk = new Map<number, RecordLocation[]>();
-  const located = [];
-  for (const { chunk: index, recordInChunk } of wanted) {
-    const chunk = chunks.find((c) => c.index === index);
-    if (!chunk) throw new Error(`no chunk ${index} in the plan`);
-    let records = byChunk.get(index);
-    if (!records) {
-      records = simulateServerLines(await readRange(file, chunk.start, chunk.end), syntax);
-      byChunk.set(index, records);
-    }
-    const record = records[recordInChunk];
-    const next = records[recordInChunk + 1];
-    located.push({ start: chunk.start + record.offset, end: next ? chunk.start + next.offset : chunk.end, line: chunk.line + record.line - 1 });
-  }
-  return located;
+/**
+ * The error of one COPY of `chunk`, with the input position of the record the server named: its
+ * physical line from one scan of the chunk up to that record, its number from the chunk's first
+ * record (never a rescan of the chunks before). Binary: the server's line N is the chunk's Nth tuple.
+ * Errors that name no line are returned as they are.
+ */
+export async function locateCopyError(error: unknown, chunk: Chunk, source: ChunkBytes & { syntax: RecordSyntax; binary: boolean }): Promise<unknown> {
+  const server = serverFields(error);
+  const at = parseCopyContext(server?.where);
+  if (!server || !at) return error;
+  const column = at.column ?? server.column;
+  const file = source.file;
+  if (source.binary) return new PloaderError('SERVER_ERROR', (error as Error).message, { server, position: { file, record: chunk.firstRecord + at.line, column } });
+  const record = await locateServerLine(source, source.syntax, at.line);
+  const position = record
+    ? { file, line: chunk.line + record.line - 1, record: chunk.firstRecord + record.index + 1, column }
+    : { file, line: chunk.line, column };
+  return new PloaderError('SERVER_ERROR', (error as Error).message, { server, position });
 }

@@ -1,102 +1,110 @@
 /**
- * Bad-row isolation for --max-errors, and the reject file.
- *
- * A chunk loads in one transaction. When its COPY stops at a bad row, the rows before it are rolled
- * back to a savepoint; the bad record is located exactly (line-mapping.ts), the good records before it
- * are sent again, the bad one is set aside as a reject, and COPY resumes right after it. Each byte of
- * a chunk is thus sent at most twice however many bad rows it holds, every good row lands exactly once,
- * and the chunk's rows commit together.
+ * The reject file and its log, assembled at the end of a load from the chunks' spools (reject-spool.ts):
+ * for each chunk in input order, its bad rows and its duplicate keys merged by record number. The
+ * reject file holds the refused records' original bytes; the `.log` beside it one JSON line per record:
+ * `{"line", "record", "column", "sqlstate", "message"}`. Streamed: memory holds one record at a time.
  */
-import { createReadStream } from 'node:fs';
-import { appendFile, writeFile } from 'node:fs/promises';
-import type { ServerErrorFields } from '../errors.ts';
-import { parseCopyContext, type RecordLocation } from './line-mapping.ts';
-import { isRowError } from '../db/sqlstate.ts';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { spoolFiles, type SpoolEntry } from './reject-spool.ts';
 
-/** A record the server refused, as found by a worker (positions relative to the input file). */
-export interface RejectedRecord {
-  /** Byte range [start, end) of the record in the input file. */
-  start: number;
-  end: number;
-  /** 1-based physical line of the record's first byte in the input file. */
-  line: number;
-  chunk: number;
-  /** 0-based index of the record within its chunk. */
-  recordInChunk: number;
-  column?: string;
-  sqlstate?: string;
-  message: string;
-  /** The record's bytes, base64, when the input is a stream that cannot be read again. */
-  bytes?: string;
-}
-
-/** A rejected record once the main thread knows how many records came before its chunk. */
-export interface RejectReport extends Omit<RejectedRecord, 'chunk' | 'recordInChunk'> {
-  /** 1-based record number in the input file (header not counted). */
-  record: number;
-}
-
-export interface BadRecordInSegment {
-  /** Index of the bad record among the segment's records. */
-  index: number;
-  /** Offsets of the bad record within the segment: [start, end). */
-  start: number;
-  end: number;
-  /** Segment-relative 1-based physical line of the bad record, and of the first byte after it. */
-  line: number;
-  lineAfter: number;
-  column?: string;
-}
-
-/**
- * The record a COPY of one segment failed on, or undefined when the error is not a row's fault (a lost
- * connection, a full disk) or carries no line: such errors fail the load whatever --max-errors says.
- */
-export function findBadRecord(
-  server: ServerErrorFields,
-  records: readonly RecordLocation[],
-  segmentBytes: number,
-): BadRecordInSegment | undefined {
-  if (!isRowError(server.sqlstate)) return undefined;
-  const at = parseCopyContext(server.where);
-  if (!at) return undefined;
-  const index = records.findIndex((r) => r.serverLine === at.line);
-  if (index === -1) return undefined;
-  const next = records[index + 1];
-  const end = next ? next.offset : segmentBytes;
-  return { index, start: records[index].offset, end, line: records[index].line, lineAfter: records[index].nextLine, column: at.column ?? server.column };
-}
-
-/** Global record numbers: records before a chunk = its predecessors' loaded rows plus their rejects. */
-export function numberRejects(
-  rejects: readonly RejectedRecord[],
-  recordsPerChunk: ReadonlyMap<number, number>,
-): RejectReport[] {
-  const before = new Map<number, number>();
-  let total = 0;
-  for (const chunk of [...recordsPerChunk.keys()].sort((a, b) => a - b)) {
-    before.set(chunk, total);
-    total += recordsPerChunk.get(chunk)!;
-  }
-  return [...rejects]
-    .sort((a, b) => a.start - b.start)
-    .map(({ chunk, recordInChunk, ...rest }) => ({ ...rest, record: (before.get(chunk) ?? 0) + recordInChunk + 1 }));
-}
-
-/**
- * Writes the reject file (the refused records' original bytes, in input order) and its log (one JSON
- * line per record: line, record, column, SQLSTATE, message).
- */
-export async function writeRejects(inputFile: string, rejectFile: string, rejects: readonly RejectReport[]): Promise<void> {
-  await writeFile(rejectFile, '');
-  await writeFile(`${rejectFile}.log`, rejects.map((r) => `${JSON.stringify({ line: r.line, record: r.record, column: r.column ?? null, sqlstate: r.sqlstate ?? null, message: r.message })}\n`).join(''));
-  for (const reject of rejects) {
-    if (reject.bytes !== undefined) {
-      await appendFile(rejectFile, Buffer.from(reject.bytes, 'base64'));
-      continue;
+/** Writes `<rejectFile>` and `<rejectFile>.log` from the spools in `directory` of chunks 0 .. chunks - 1; returns the count. */
+export async function writeRejects(directory: string, chunks: number, rejectFile: string): Promise<number> {
+  const bytesOut = createWriteStream(rejectFile);
+  const logOut = createWriteStream(`${rejectFile}.log`);
+  let written = 0;
+  try {
+    for (let chunk = 0; chunk < chunks; chunk++) {
+      const sources = await Promise.all([SpoolReader.open(spoolFiles(directory, chunk, 'rows')), SpoolReader.open(spoolFiles(directory, chunk, 'duplicates'))]);
+      try {
+        for (;;) {
+          const heads = await Promise.all(sources.map((s) => s.peek()));
+          const pick: 0 | 1 | undefined = heads[0] && (!heads[1] || heads[0].record < heads[1].record) ? 0 : heads[1] ? 1 : undefined;
+          if (pick === undefined) break;
+          const { size, ...entry } = heads[pick]!;
+          await write(bytesOut, await sources[pick].take(size));
+          await write(logOut, `${JSON.stringify(entry)}\n`);
+          written++;
+        }
+      } finally {
+        await Promise.all(sources.map((s) => s.close()));
+      }
     }
-    const bytes: Buffer[] = [];
-    for await (const part of createReadStream(inputFile, { start: reject.start, end: reject.end - 1 })) bytes.push(part as Buffer);
-    await appendFile(rejectFile, Buffer.concat(bytes));
+  } finally {
+    await Promise.all([end(bytesOut), end(logOut)]);
+  }
+  return written;
+}
+
+/** Removes a run's spools (once the reject file is written, or when the run is dropped). */
+export async function removeSpools(directory: string): Promise<void> {
+  await rm(directory, { recursive: true, force: true });
+}
+
+const READ_AHEAD_BYTES = 1 << 20;
+
+async function write(stream: WriteStream, data: Buffer | string): Promise<void> {
+  if (!stream.write(data)) await once(stream, 'drain');
+}
+
+async function end(stream: WriteStream): Promise<void> {
+  stream.end();
+  await once(stream, 'close');
+}
+
+/** One spool, read in order: its log a line at a time, its bytes a record at a time. */
+class SpoolReader {
+  private head: SpoolEntry | undefined;
+  private position = 0;
+  private buffered = Buffer.alloc(0);
+
+  private constructor(
+    private readonly lines: AsyncIterator<string> | undefined,
+    private readonly bytes: FileHandle | undefined,
+  ) {}
+
+  /** A spool that does not exist (no rejects of that kind in the chunk) reads as empty. */
+  static async open(files: { bytes: string; log: string }): Promise<SpoolReader> {
+    let bytes: FileHandle;
+    try {
+      bytes = await open(files.bytes, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new SpoolReader(undefined, undefined);
+      throw error;
+    }
+    const lines = createInterface({ input: createReadStream(files.log), crlfDelay: Infinity })[Symbol.asyncIterator]();
+    return new SpoolReader(lines, bytes);
+  }
+
+  async peek(): Promise<SpoolEntry | undefined> {
+    if (this.head || !this.lines) return this.head;
+    for (let next = await this.lines.next(); !next.done; next = await this.lines.next()) {
+      if (next.value === '') continue;
+      this.head = JSON.parse(next.value) as SpoolEntry;
+      return this.head;
+    }
+    return undefined;
+  }
+
+  /** The next `size` bytes of the spool, read ahead in large blocks: rejects are often a line each. */
+  async take(size: number): Promise<Buffer> {
+    this.head = undefined;
+    while (this.buffered.length < size) {
+      const block = Buffer.allocUnsafe(Math.max(READ_AHEAD_BYTES, size));
+      const { bytesRead } = await this.bytes!.read(block, 0, block.length, this.position);
+      if (bytesRead === 0) throw new Error('a reject spool is shorter than its log says: it was changed during the load');
+      this.position += bytesRead;
+      this.buffered = Buffer.concat([this.buffered, block.subarray(0, bytesRead)]);
+    }
+    const data = this.buffered.subarray(0, size);
+    this.buffered = this.buffered.subarray(size);
+    return data;
+  }
+
+  async close(): Promise<void> {
+    await this.lines?.return?.();
+    await this.bytes?.close();
   }
 }

@@ -7,6 +7,7 @@ import { cancelSessions } from '../copy/run-identity.ts';
 import { inTransaction } from '../db/transaction.ts';
 import type { LoadPlan } from '../plan/load-plan.ts';
 import { addLocatorSql } from '../rows/conflicts.ts';
+import { stageIdDefaultsSql } from '../rows/serial-ids.ts';
 import { createLedgerSql, dropRun, RUN_META_KIND, type RunMeta } from './run-ledger.ts';
 import { createNewTableStageSql } from '../plan/create-target.ts';
 import { createStageSql } from './stage.ts';
@@ -24,10 +25,12 @@ export async function prepareStage(client: pg.Client, plan: LoadPlan): Promise<v
     ...plan.input.identity,
     copySql: plan.copySql,
     startedAt: new Date().toISOString(),
+    ids: plan.idReservation,
   };
   const statements = [
     ...(plan.create ? createNewTableStageSql(plan.create, stage, runId) : createStageSql(target, stage, runId, plan.strategy.loggedStage)),
     ...(plan.conflicts.locator ? [addLocatorSql(stage)] : []),
+    ...stageIdDefaultsSql(plan),
     ...createLedgerSql(ledger, meta, plan.chunks),
   ];
   await inTransaction(client, async () => {

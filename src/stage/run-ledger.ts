@@ -14,7 +14,7 @@ import type pg from 'pg';
 import { activeRuns } from '../copy/run-identity.ts';
 import { PloaderError } from '../errors.ts';
 import type { Chunk } from '../plan/chunks.ts';
-import type { RejectedRecord } from '../rows/rejects.ts';
+import type { IdReservation } from '../rows/serial-ids.ts';
 import { qualified, quoteLiteral, type QualifiedName } from '../db/sql.ts';
 
 export const LEDGER_SUFFIX = '_chunks';
@@ -33,6 +33,8 @@ export interface RunMeta {
   mtimeMs: number;
   copySql: string;
   startedAt: string;
+  /** Ids reserved in file order (rows/serial-ids.ts): a resumed run numbers its chunks from the same ranges. */
+  ids?: IdReservation;
 }
 
 export interface LeftoverRun {
@@ -62,7 +64,7 @@ export function createLedgerSql(ledger: QualifiedName, meta: RunMeta, chunks: re
   return statements;
 }
 
-/** Run by the worker inside its chunk's transaction, after the COPY. */
+/** Run by the worker inside its chunk's transaction, after the COPY; `rejects` is the count of bad rows it set aside. */
 export function markChunkDoneSql(ledger: QualifiedName): string {
   return `UPDATE ${qualified(ledger)} SET rows = $2, rejects = $3 WHERE chunk = $1`;
 }
@@ -105,8 +107,8 @@ export interface ResumeState {
   chunks: Chunk[];
   done: Set<number>;
   rowsDone: number;
-  rejects: RejectedRecord[];
-  recordsPerChunk: Map<number, number>;
+  /** Bad rows the committed chunks set aside (their bytes and reasons are in the run's reject spools). */
+  rejected: number;
   /** False when the stage lost committed rows (an UNLOGGED table is emptied by a server crash). */
   stageIntact: boolean;
   /** The stage is a LOGGED table. */
@@ -114,10 +116,10 @@ export interface ResumeState {
 }
 
 export async function readResumeState(client: pg.Client, run: LeftoverRun): Promise<ResumeState> {
-  const { rows } = await client.query<{ chunk: number; start_byte: string; end_byte: string; line: string; first_record: string; records: string; rows: string | null; rejects: RejectedRecord[] | null }>(
+  const { rows } = await client.query<{ chunk: number; start_byte: string; end_byte: string; line: string; first_record: string; records: string; rows: string | null; rejects: number | null }>(
     `SELECT chunk, start_byte, end_byte, line, first_record, records, rows, rejects FROM ${qualified(run.ledger)} ORDER BY chunk`,
   );
-  const state: ResumeState = { chunks: [], done: new Set(), rowsDone: 0, rejects: [], recordsPerChunk: new Map(), stageIntact: true, stageLogged: true };
+  const state: ResumeState = { chunks: [], done: new Set(), rowsDone: 0, rejected: 0, stageIntact: true, stageLogged: true };
   for (const row of rows) {
     state.chunks.push({
       index: row.chunk, start: Number(row.start_byte), end: Number(row.end_byte), line: Number(row.line),
@@ -126,8 +128,7 @@ export async function readResumeState(client: pg.Client, run: LeftoverRun): Prom
     if (row.rows === null) continue;
     state.done.add(row.chunk);
     state.rowsDone += Number(row.rows);
-    state.rejects.push(...(row.rejects ?? []));
-    state.recordsPerChunk.set(row.chunk, Number(row.rows) + (row.rejects?.length ?? 0));
+    state.rejected += Number(row.rejects ?? 0);
   }
   const { rows: [{ count }] } = await client.query<{ count: string }>(`SELECT count(*) AS count FROM ${qualified(run.stage)}`);
   state.stageIntact = Number(count) === state.rowsDone;

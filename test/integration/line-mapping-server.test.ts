@@ -10,7 +10,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { serverFields } from '../../src/errors.ts';
 import { parseCopyContext, simulateServerLines } from '../../src/rows/line-mapping.ts';
-import { findBadRecord } from '../../src/rows/rejects.ts';
+import { scanCopyRecords } from '../../src/rows/copy-records.ts';
+import { windowRecordAt } from '../../src/rows/isolate-bad-rows.ts';
 import type { RecordSyntax } from '../../src/input/scan/record-syntax.ts';
 import { copyFromStdin, quoteIdent, type CopyStatementOptions } from '../../src/db/sql.ts';
 import { SQLSTATE } from '../../src/db/sqlstate.ts';
@@ -187,15 +188,26 @@ describe.each(fixtures.map((fixture, i) => ({ ...fixture, table: `t${i}` })))('$
     const index = simulated.findIndex((record) => record.serverLine === at!.line);
     expect(index, `server line ${at!.line}, simulated ${simulated.map((r) => r.serverLine).join(',')}`).toBe(bad);
     // The same mapping as the worker makes for --max-errors: the bad record's exact bytes and line.
-    expect(findBadRecord(server, simulated, data.length)).toEqual({
-      index: bad,
-      start,
-      end,
-      line: lineAt(data, start),
-      lineAfter: lineAt(data, end),
-      column: 'n',
-    });
+    const scanned = scanCopyRecords(data, syntax).find((record) => record.serverLine === at!.line);
+    expect(scanned).toMatchObject({ index: bad, start, end, line: lineAt(data, start) });
   });
+
+  // The probe of bad-row isolation COPYs windows that start in the middle of a chunk, primed with the
+  // good record before them (or not, when there is none): its line N must name the same record.
+  it.each(records.flatMap((_, bad) => records.slice(0, bad + 1).flatMap((__, from) => [{ bad, from, primed: from > 0 }, ...(from > 0 ? [{ bad, from, primed: false }] : [])])))(
+    'a window from record $from (primed: $primed) with record $bad bad: its line N is that record',
+    async ({ bad, from, primed }) => {
+      const texts = records.map((record, i) => record(i === bad ? BAD_VALUE : String(i)));
+      const all = scanCopyRecords(Buffer.from(texts.join('')), syntax).map((record) => ({ ...record, bytes: Buffer.from(texts[record.index]) }));
+      const primer = primed ? all[from - 1] : undefined;
+      const window = all.slice(from);
+      const outcome = await copy(sql, Buffer.concat([...(primer ? [primer.bytes] : []), ...window.map((r) => r.bytes)]));
+      if (!('error' in outcome)) throw new Error(`COPY loaded ${outcome.rows} rows with record ${bad} bad`);
+      const at = parseCopyContext(serverFields(outcome.error)!.where)!;
+      expect(windowRecordAt(window, primer, at.line)).toBe(bad - from);
+      await db.client.query(`TRUNCATE ${quoteIdent(table)}`);
+    },
+  );
 });
 
 describe('csv, LF: a stray unquoted CR', () => {
@@ -219,15 +231,12 @@ describe('csv, LF: a stray unquoted CR', () => {
     expect(simulated[index]?.offset).toBe(bad.start);
   });
 
-  // BUG: the simulation ends the record at the stray CR (src/rows/line-mapping.ts, `if (c === CR)` ends a
-  // record whatever the stream's line ending), so with --max-errors only `b,1,x\r` is set aside and the
-  // rest of the physical line, `c,2,d\n`, is loaded as a row (checked with load(): the target then holds
-  // ('c', 2, 'd'), a row a plain COPY of this file never loads). Fix: once the line ending is known to be
-  // LF, an unquoted CR does not end a record (the server refuses it), so the bad record runs to the LF.
-  // See test/unit/line-mapping.test.ts.
+  // Once the line ending is known to be LF, an unquoted CR does not end a record (the server refuses
+  // it), so the bad record runs to the LF: with --max-errors the whole physical line is set aside.
   it('the bad record found is the whole line the server refused', async () => {
     const outcome = await copy(sql, data);
     const server = serverFields('error' in outcome ? outcome.error : undefined)!;
-    expect(findBadRecord(server, simulateServerLines(data, csv()), data.length)).toMatchObject(bad);
+    const record = scanCopyRecords(data, csv()).find((r) => r.serverLine === parseCopyContext(server.where)?.line);
+    expect(record).toMatchObject({ ...bad, stray: true });
   });
 });

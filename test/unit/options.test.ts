@@ -161,7 +161,7 @@ describe('resolveLoadOptions rejects', () => {
     ['negative maxErrors', { file: 'v.csv', maxErrors: -1 }, 'options.maxErrors must be a non-negative integer or Infinity ("all"), got -1'],
     ['fractional maxErrors', { file: 'v.csv', maxErrors: 0.5 }, 'options.maxErrors must be a non-negative integer or Infinity ("all"), got 0.5'],
     ['-Infinity maxErrors', { file: 'v.csv', maxErrors: -Infinity }, 'options.maxErrors must be a non-negative integer or Infinity ("all"), got -Infinity'],
-    ['rejectFile without maxErrors', { file: 'v.csv', rejectFile: 'bad.csv' }, 'options.rejectFile needs options.maxErrors: without it the first bad row fails the load and nothing is rejected'],
+    ['rejectFile without maxErrors or onConflict skip|update', { file: 'v.csv', rejectFile: 'bad.csv' }, 'options.rejectFile needs options.maxErrors or options.onConflict skip|update: without them the first bad row fails the load and nothing is rejected'],
     ['indexMemory without a unit', { file: 'v.csv', indexMemory: '64' }, 'options.indexMemory must be a size such as "64MB", got "64"'],
     ['indexMemory in lower case', { file: 'v.csv', indexMemory: '64mb' }, 'options.indexMemory must be a size such as "64MB", got "64mb"'],
     ['indexMemory with SQL in it', { file: 'v.csv', indexMemory: "64MB'; DROP TABLE x; --" }, 'options.indexMemory must be a size such as "64MB", got "64MB\'; DROP TABLE x; --"'],

@@ -7,7 +7,7 @@ import type { ColumnFacts } from '../../../src/plan/catalog.ts';
 import { resolveFileColumns } from '../../../src/plan/file-columns.ts';
 import type { HeaderMode } from '../../../src/options.ts';
 
-const column = (name: string, facts: Partial<ColumnFacts> = {}): ColumnFacts => ({ name, identity: '', generated: '', identitySequence: null, hasDefault: false, notNull: true, ...facts });
+const column = (name: string, facts: Partial<ColumnFacts> = {}): ColumnFacts => ({ name, type: 'text', identity: '', generated: '', identitySequence: null, hasDefault: false, notNull: true, defaultExpr: null, sequence: null, ...facts });
 
 /** The README's seed table, and one with a generated column, an identity and a DEFAULT. */
 const VOTES = { table: { schema: 'public', name: 'votes' }, columns: [column('voteid', { hasDefault: true }), column('username'), column('link'), column('score')] };

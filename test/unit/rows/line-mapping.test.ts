@@ -3,7 +3,7 @@
  * test/integration/line-mapping-server.test.ts checks the same simulation against a real server.
  */
 import { describe, expect, it } from 'vitest';
-import { parseCopyContext, simulateServerLines, type RecordLocation } from '../../../src/rows/line-mapping.ts';
+import { parseCopyContext, parseSkipNotice, simulateServerLines, type RecordLocation } from '../../../src/rows/line-mapping.ts';
 import type { RecordSyntax } from '../../../src/input/scan/record-syntax.ts';
 
 const CSV: RecordSyntax = { format: 'csv', quote: 0x22, escape: 0x22 };
@@ -84,5 +84,16 @@ describe('parseCopyContext', () => {
   // /, line (\d+)(?:, column (.+?)(?:: "[^]*|: null input)?$)?/m on the COPY line.
   it('a column name with a colon', () => {
     expect(parseCopyContext('COPY t, line 2, column a:b: "x"')).toEqual({ line: 2, column: 'a:b' });
+  });
+});
+
+describe('parseSkipNotice', () => {
+  it.each<[string, ReturnType<typeof parseSkipNotice>]>([
+    ['skipping row due to data type incompatibility at line 3 for column "score": "x"', { line: 3, column: 'score', value: 'x' }],
+    ['skipping row due to data type incompatibility at line 12 for column "my col": "a "quoted" b"', { line: 12, column: 'my col', value: 'a "quoted" b' }],
+    ['1 row was skipped due to data type incompatibility', undefined],
+    ['table "t" does not exist, skipping', undefined],
+  ])('%s', (message, expected) => {
+    expect(parseSkipNotice(message)).toEqual(expected);
   });
 });

@@ -1,0 +1,439 @@
+/**
+ * Bad-row isolation for --max-errors, after a chunk's COPY has stopped at a bad row and rolled back.
+ * Linear whatever the number of bad rows:
+ *
+ * - the chunk is read once more, front to back (so each byte is read from disk at most twice);
+ * - the records before the bad one are known good (the server accepted them a moment ago) and go
+ *   straight to the chunk's own COPY, the bad one to the reject spool;
+ * - the records after it are checked in windows. A large window (a clean stretch so far) is simply
+ *   loaded by the chunk's COPY under a savepoint: kept if it loads, rolled back if not; at most
+ *   MAX_SAVEPOINT_WINDOWS of those per chunk, so the transaction's subtransactions stay few. Smaller
+ *   windows, where bad rows are dense, go to a probe session of the same worker: a COPY into a
+ *   temporary twin of the stage (same columns, types, defaults, NOT NULL and CHECKs) in a transaction
+ *   of its own, after which only good records reach the chunk's COPY, which then never fails on a row.
+ *   A window that fails names its first bad record: those before it are good (loaded by a COPY of
+ *   their own), it is set aside, the rest go into the next window. `--max-errors all` thus holds for
+ *   any number of bad rows.
+ *
+ * Each record is parsed by the server at most twice (checked, then loaded; once when a savepoint
+ * window holds it and loads). Windows grow while they load and shrink to twice the good run before the
+ * last bad row when they fail (a running mean of the good runs): the bytes sent past a bad row, which the
+ * server discards unread, stay within one window (at most MAX_WINDOW_BYTES).
+ */
+import type pg from 'pg';
+import { copyFromBuffer, OpenCopy } from '../copy/copy-stream.ts';
+import { PloaderError, serverFields, type ServerErrorFields } from '../errors.ts';
+import type { RecordSyntax } from '../input/scan/record-syntax.ts';
+import { INPUT_VALUE_ERRORS, isRowError } from '../db/sqlstate.ts';
+import { chunkRecords, type ChunkBytes, type RecordWithBytes } from './chunk-records.ts';
+import { parseCopyContext, parseSkipNotice } from './line-mapping.ts';
+import type { SoftErrorSkipping } from './numbering.ts';
+import { positionCountersSql, withCounterValues, type CounterInjection, type RecordCounter } from './record-counters.ts';
+
+/** Why the server refused a record, as the reject log keeps it. */
+export interface RejectReason {
+  message: string;
+  sqlstate?: string;
+  column?: string;
+}
+
+export interface IsolationContext {
+  source: ChunkBytes;
+  syntax: RecordSyntax;
+  /** The chunk's COPY into the stage. */
+  copySql: string;
+  counters: readonly RecordCounter[];
+  /** Counter values written into the records, so one COPY takes every good record (record-counters.ts). */
+  injection?: CounterInjection;
+  /** PostgreSQL 17+: windows skip rows of refused values instead of failing on them. */
+  skipping?: SoftErrorSkipping;
+  /** The probe session, opened on first use: its temporary twin made, and the COPY into it. */
+  openProbe: () => Promise<{ client: pg.Client; copySql: string }>;
+  /** Sets a record aside; throws when that is one more than --max-errors allows. */
+  reject: (record: RecordWithBytes, reason: RejectReason) => void;
+}
+
+/** The first COPY's failure: the server's line (counted from the chunk's start) and why. */
+export interface FirstFailure {
+  serverLine: number;
+  reason: RejectReason;
+}
+
+export const MAX_WINDOW_BYTES = 1 << 20;
+const FIRST_WINDOW_BYTES = MAX_WINDOW_BYTES;
+/** Windows at least this large are tried in the chunk's own transaction, under a savepoint. */
+const MAIN_WINDOW_BYTES = 128 * 1024;
+/**
+ * Savepoint windows per chunk transaction at most: each one that loads stays a subtransaction (with
+ * its lock on its own xid) until the chunk commits. 32 stay clear of max_locks_per_transaction and of
+ * the 64 subtransactions a backend caches before every snapshot in the cluster gets slower.
+ */
+export const MAX_SAVEPOINT_WINDOWS = 32;
+/** Weight of the latest good run in the running mean. */
+const GAP_WEIGHT = 0.25;
+
+/** Loads the chunk's good records into the stage (inside the caller's transaction); returns how many. */
+export async function isolateBadRows(main: pg.Client, context: IsolationContext, first: FirstFailure): Promise<number> {
+  const loader = new GoodRecordLoader(main, context);
+  const records = chunkRecords(context.source, context.syntax)[Symbol.asyncIterator]();
+  let probe: Awaited<ReturnType<IsolationContext['openProbe']>> | undefined;
+  try {
+    const windows = new ProbeWindows(records, await loadUpTo(records, first, loader, context));
+    // The first bad row decides whether windows start with ON_ERROR ignore: is it one it would skip?
+    const kinds = INPUT_VALUE_ERRORS.has(first.reason.sqlstate ?? '') ? { skipped: 1, failed: 0 } : { skipped: 0, failed: 1 };
+    for (let window = await windows.next(); window.length > 0; window = await windows.next()) {
+      if (window[0].stray && !windows.primer) {
+        // No good record before it to start the probe's stream with: see strayReason.
+        context.reject(window[0], strayReason(window[0], context.syntax));
+        windows.failedAt(window, 0, new Set());
+        continue;
+      }
+      // A long clean stretch is checked by loading it (one parse instead of two) while the
+      // transaction's subtransactions stay few; short windows, where bad rows are dense, by the probe.
+      const inMain = windows.size >= MAIN_WINDOW_BYTES && loader.savepointWindows < MAX_SAVEPOINT_WINDOWS && !window[0].stray;
+      const primer = inMain ? undefined : windows.primer;
+      // ON_ERROR ignore pays while most bad rows are ones it skips (measured: 1.6× faster when all
+      // are type errors, 1.5× slower when three in four are not, as the windows it lets grow then
+      // fail later); so it is used while the rows it skipped are at least as many as the failures.
+      const skipping = context.skipping && kinds.skipped >= kinds.failed ? context.skipping : undefined;
+      let outcome: WindowOutcome;
+      if (inMain) outcome = await loader.tryWindow(window, skipping?.mainSql);
+      else {
+        probe ??= await context.openProbe();
+        outcome = await probeWindow(probe, primer, window, skipping?.probeSql);
+      }
+      const { failure } = outcome;
+      const failedAt = failure ? windowRecordAt(window, primer, failure.serverLine) : window.length;
+      if (failure && failedAt < 0) throw failure.error;
+      // Rows the server skipped (ON_ERROR ignore) are set aside with the error their value gave.
+      const skipped = await skippedRecords(outcome.skipped, window, primer, failedAt);
+      const reasons = await describeSkips(inMain ? main : probe!.client, skipped, context.skipping?.types ?? {});
+      skipped.forEach((skip, i) => context.reject(window[skip.at], reasons[i]));
+      kinds.skipped += skipped.length;
+      if (failure) kinds.failed++;
+      const skippedAt = new Set(skipped.map((skip) => skip.at));
+      // What a loaded window held is in the stage already; a probed one's good records go there now.
+      if (!inMain || failure) await loader.addGood(window.slice(0, failedAt), skippedAt);
+      if (!failure) {
+        windows.loaded(window, skippedAt);
+        continue;
+      }
+      context.reject(window[failedAt], failure.reason);
+      windows.failedAt(window, failedAt, skippedAt);
+    }
+    return await loader.finish();
+  } finally {
+    await records.return?.(undefined);
+    await probe?.client.end().catch(() => {});
+  }
+}
+
+/** Loads the records before the first COPY's bad row and rejects that one; returns the last good record. */
+async function loadUpTo(
+  records: AsyncIterator<RecordWithBytes>,
+  first: FirstFailure,
+  loader: GoodRecordLoader,
+  context: IsolationContext,
+): Promise<RecordWithBytes | undefined> {
+  let good: RecordWithBytes | undefined;
+  for (let next = await records.next(); !next.done; next = await records.next()) {
+    const record = next.value;
+    if (record.serverLine < first.serverLine) {
+      await loader.add(record);
+      good = record;
+      continue;
+    }
+    if (record.serverLine > first.serverLine) break;
+    context.reject(record, first.reason);
+    return good;
+  }
+  throw new PloaderError('SERVER_ERROR', `${first.reason.message} — the server named line ${first.serverLine} of the chunk's COPY, which no record of it ends on`);
+}
+
+/** The probe's windows: records not yet checked, in order, and the last good record to prime a window with. */
+class ProbeWindows {
+  private queue: RecordWithBytes[] = [];
+  private exhausted = false;
+  private windowBytes = FIRST_WINDOW_BYTES;
+  /** Running mean of the good runs between bad rows, in bytes (-1 before the first). */
+  private meanGoodBytes = -1;
+
+  constructor(
+    private readonly records: AsyncIterator<RecordWithBytes>,
+    public primer: RecordWithBytes | undefined,
+  ) {}
+
+  get size(): number {
+    return this.windowBytes;
+  }
+
+  /** The last good record before `end`: the next probe stream starts with it. */
+  private keepPrimer(window: readonly RecordWithBytes[], end: number, skipped: ReadonlySet<number>): void {
+    for (let i = end - 1; i >= 0; i--) {
+      if (!skipped.has(i)) {
+        this.primer = window[i];
+        return;
+      }
+    }
+  }
+
+  async next(): Promise<RecordWithBytes[]> {
+    const window: RecordWithBytes[] = [];
+    let bytes = 0;
+    while (bytes < this.windowBytes) {
+      let record = this.queue.shift();
+      if (!record && !this.exhausted) {
+        const next = await this.records.next();
+        if (next.done) this.exhausted = true;
+        else record = next.value;
+      }
+      if (!record) break;
+      window.push(record);
+      bytes += record.bytes.length;
+    }
+    return window;
+  }
+
+  loaded(window: RecordWithBytes[], skipped: ReadonlySet<number>): void {
+    this.keepPrimer(window, window.length, skipped);
+    let bytes = 0;
+    for (const record of window) bytes += record.bytes.length;
+    // A window that loads is a good run at least that long.
+    if (this.meanGoodBytes >= 0) this.meanGoodBytes = (1 - GAP_WEIGHT) * this.meanGoodBytes + GAP_WEIGHT * bytes;
+    this.windowBytes = Math.min(MAX_WINDOW_BYTES, Math.max(this.windowBytes, bytes) * 2);
+  }
+
+  /** Record `at` was bad: those before it were good (but the skipped ones), those after it are checked again. */
+  failedAt(window: RecordWithBytes[], at: number, skipped: ReadonlySet<number>): void {
+    this.keepPrimer(window, at, skipped);
+    this.queue = window.slice(at + 1).concat(this.queue);
+    let goodBytes = 0;
+    for (let i = 0; i < at; i++) goodBytes += window[i].bytes.length;
+    // Twice the usual distance between bad rows (a running mean of the good runs, so one bad row
+    // right after another does not shrink the window to a record): about one bad row per window,
+    // and the bytes sent past it (the server discards them unread) stay within the window.
+    this.meanGoodBytes = this.meanGoodBytes < 0 ? goodBytes : (1 - GAP_WEIGHT) * this.meanGoodBytes + GAP_WEIGHT * goodBytes;
+    this.windowBytes = Math.min(MAX_WINDOW_BYTES, Math.max(1, Math.round(2 * this.meanGoodBytes)));
+  }
+}
+
+interface WindowFailure {
+  serverLine: number;
+  reason: RejectReason;
+  error: unknown;
+}
+
+/** How one window's COPY went: the row it failed on, if any, and the rows ON_ERROR ignore skipped before. */
+interface WindowOutcome {
+  failure?: WindowFailure;
+  /** The COPY's NOTICEs (ON_ERROR ignore names each row it skips in one), the rows it loaded (-1 when it failed), the records sent. */
+  skipped: { notices: string[]; rows: number; sent: number };
+}
+
+/** One probe COPY of the window, primed with a good record so the stream's line end is the chunk's. */
+async function probeWindow(
+  probe: { client: pg.Client; copySql: string },
+  primer: RecordWithBytes | undefined,
+  window: readonly RecordWithBytes[],
+  skippingSql: string | undefined,
+): Promise<WindowOutcome> {
+  const parts = primer ? [primer.bytes, ...window.map((r) => r.bytes)] : window.map((r) => r.bytes);
+  return windowCopy((notices) => copyFromBuffer(probe.client, skippingSql ?? probe.copySql, Buffer.concat(parts), notices), parts.length);
+}
+
+/** Runs a window's COPY; a row's fault comes back as its failure, anything else is thrown. */
+async function windowCopy(copy: (notices: string[]) => Promise<number>, sent: number): Promise<WindowOutcome> {
+  const notices: string[] = [];
+  let rows = 0;
+  try {
+    rows = await copy(notices);
+    return { skipped: { notices, rows, sent } };
+  } catch (error) {
+    const server = serverFields(error);
+    const at = parseCopyContext(server?.where);
+    if (!server || !isRowError(server.sqlstate) || !at) throw error;
+    return { failure: { serverLine: at.line, reason: reasonOf(error, server, at.column), error }, skipped: { notices, rows: -1, sent } };
+  }
+}
+
+interface SkippedRecord {
+  at: number;
+  column: string;
+  value: string;
+}
+
+/**
+ * The window's records ON_ERROR ignore skipped, from its NOTICEs. A COPY that loaded checks the count:
+ * a skip the server did not name in words this can read would otherwise pass for a loaded row.
+ */
+async function skippedRecords(
+  skipped: WindowOutcome['skipped'],
+  window: readonly RecordWithBytes[],
+  primer: RecordWithBytes | undefined,
+  failedAt: number,
+): Promise<SkippedRecord[]> {
+  const found: SkippedRecord[] = [];
+  for (const notice of skipped.notices) {
+    const skip = parseSkipNotice(notice);
+    if (!skip) continue;
+    const at = windowRecordAt(window, primer, skip.line);
+    if (at < 0 || at >= failedAt) throw new PloaderError('SERVER_ERROR', `the server skipped a row at line ${skip.line} of a COPY that holds no such record`);
+    found.push({ at, column: skip.column, value: skip.value });
+  }
+  if (skipped.rows >= 0 && skipped.rows + found.length !== skipped.sent) {
+    throw new PloaderError('SERVER_ERROR', `the server loaded ${skipped.rows} of ${skipped.sent} rows and named ${found.length} it skipped: set lc_messages to English (C) for the loading role, or load with an older server`);
+  }
+  return found;
+}
+
+/**
+ * The error each skipped value gives, from pg_input_error_info (PostgreSQL 16+) for the column's type:
+ * the same message and SQLSTATE the COPY would have failed with. A value the NOTICE shortened (past
+ * 100 bytes) keeps the NOTICE's words.
+ */
+async function describeSkips(client: pg.Client, skipped: readonly SkippedRecord[], types: Readonly<Record<string, string>>): Promise<RejectReason[]> {
+  if (skipped.length === 0) return [];
+  const complete = skipped.map((s) => !(s.value.length > SHORTENED_VALUE_BYTES && s.value.endsWith('...')) && types[s.column] !== undefined);
+  const asked = skipped.filter((_, i) => complete[i]);
+  const { rows } = asked.length === 0
+    ? { rows: [] as Array<{ message: string | null; sqlstate: string | null }> }
+    : await client.query<{ message: string | null; sqlstate: string | null }>(
+        `SELECT e.message, e.sql_error_code AS sqlstate FROM unnest($1::text[], $2::text[]) WITH ORDINALITY v(value, type, n)
+           CROSS JOIN LATERAL pg_input_error_info(v.value, v.type) e ORDER BY v.n`,
+        [asked.map((s) => s.value), asked.map((s) => types[s.column])],
+      );
+  let next = 0;
+  return skipped.map((s, i) => {
+    const info = complete[i] ? rows[next++] : undefined;
+    return info?.message
+      ? { message: info.message, sqlstate: info.sqlstate ?? undefined, column: s.column }
+      : { message: `skipped by the server (ON_ERROR ignore): its value for column "${s.column}" is not valid: "${s.value}"`, column: s.column };
+  });
+}
+
+/** COPY shortens a value it quotes in a message to this many bytes, then "..." (MAX_COPY_DATA_DISPLAY). */
+const SHORTENED_VALUE_BYTES = 100;
+
+export function reasonOf(error: unknown, server: ServerErrorFields, column: string | undefined): RejectReason {
+  return { message: (error as Error).message, sqlstate: server.sqlstate, column: column ?? server.column };
+}
+
+/**
+ * The window's record the server's line `line` names. A stream counts its first record's quoted
+ * newlines by the "line end not known yet" rule (quoted CRs), the later ones as the chunk did.
+ */
+export function windowRecordAt(window: readonly RecordWithBytes[], primer: RecordWithBytes | undefined, line: number): number {
+  let counted = primer ? 1 + primer.quotedCR : 0;
+  for (let i = 0; i < window.length; i++) {
+    counted += i === 0 && !primer ? 1 + window[i].quotedCR : window[i].ownLines;
+    if (counted === line) return i;
+    if (counted > line) return -1;
+  }
+  return -1;
+}
+
+/**
+ * A record holding a line end of another kind than the chunk's (a bare CR in an LF file) is always
+ * refused by the chunk's COPY (22P04). A probe stream that started with it would take that line end as
+ * its own, so with no good record before it to start the stream with, it is refused here, in the
+ * words the server uses.
+ */
+function strayReason(record: RecordWithBytes, syntax: RecordSyntax): RejectReason {
+  const bareLF = /(^|[^\r])\n/.test(record.bytes.toString('latin1').replace(/\n$/, ''));
+  const what = bareLF ? 'newline' : 'carriage return';
+  return { message: `${syntax.format === 'csv' ? 'unquoted' : 'literal'} ${what} found in data`, sqlstate: '22P04' };
+}
+
+/**
+ * The chunk's own COPY of the good records. One COPY takes them all when there are no record
+ * counters (ids, locator), or when their values can be written into the records; otherwise each run
+ * of consecutive records is a COPY of its own, the counters set to its first record.
+ */
+class GoodRecordLoader {
+  private copy: OpenCopy | undefined;
+  private next = -1;
+  private rows = 0;
+  private readonly client: pg.Client;
+  private readonly counters: readonly RecordCounter[];
+  private readonly injection: CounterInjection | undefined;
+  private readonly sql: string;
+  /** The chunk's COPY as the file feeds it, for runs of consecutive records. */
+  private readonly plainSql: string;
+
+  constructor(client: pg.Client, context: IsolationContext) {
+    this.client = client;
+    this.counters = context.counters;
+    this.injection = context.counters.length > 0 ? context.injection : undefined;
+    this.sql = this.injection?.copySql ?? context.copySql;
+    this.plainSql = context.copySql;
+  }
+
+  /**
+   * The good records of a window (but those at `skipped`): a run of consecutive records without
+   * counter values to write goes as one COPY of its bytes, the counters set to its first record.
+   */
+  async addGood(records: readonly RecordWithBytes[], skipped: ReadonlySet<number>): Promise<void> {
+    if (records.length === 0) return;
+    if (skipped.size > 0 || this.injection || this.counters.length === 0) {
+      for (let i = 0; i < records.length; i++) if (!skipped.has(i)) await this.add(records[i]);
+      return;
+    }
+    await this.close();
+    const position = positionCountersSql(this.counters, records[0].index);
+    if (position) await this.client.query(position);
+    this.rows += await copyFromBuffer(this.client, this.plainSql, Buffer.concat(records.map((r) => r.bytes)));
+    this.next = records[records.length - 1].index + 1;
+  }
+
+  async add(record: RecordWithBytes): Promise<void> {
+    const perRun = this.counters.length > 0 && !this.injection;
+    if (this.copy && perRun && record.index !== this.next) await this.close();
+    if (!this.copy) {
+      const position = perRun ? positionCountersSql(this.counters, record.index) : undefined;
+      if (position) await this.client.query(position);
+      this.copy = new OpenCopy(this.client, this.sql);
+    }
+    await this.copy.write(this.injection ? withCounterValues(record.bytes, this.counters, record.index, this.injection.delimiter) : record.bytes);
+    this.next = record.index + 1;
+  }
+
+  savepointWindows = 0;
+
+  /**
+   * Loads the window under a savepoint: kept if it loads, rolled back (and its failure returned) if
+   * not. With `skippingSql` (ON_ERROR ignore), rows of values the types refuse are skipped, not failed.
+   */
+  async tryWindow(window: readonly RecordWithBytes[], skippingSql: string | undefined): Promise<WindowOutcome> {
+    await this.close();
+    await this.client.query('SAVEPOINT ploader_window');
+    // A window is a run of consecutive records: its bytes as they are, the counters set to its first
+    // record (ON_ERROR ignore only without counters: a skipped row would shift them).
+    const position = positionCountersSql(this.counters, window[0].index);
+    if (position) await this.client.query(position);
+    const bytes = Buffer.concat(window.map((r) => r.bytes));
+    const sql = skippingSql ?? this.plainSql;
+    const outcome = await windowCopy((notices) => copyFromBuffer(this.client, sql, bytes, notices), window.length);
+    if (outcome.failure) {
+      await this.client.query('ROLLBACK TO SAVEPOINT ploader_window');
+      await this.client.query('RELEASE SAVEPOINT ploader_window');
+      return outcome;
+    }
+    await this.client.query('RELEASE SAVEPOINT ploader_window');
+    this.savepointWindows++;
+    this.rows += outcome.skipped.rows;
+    this.next = window[window.length - 1].index + 1;
+    return outcome;
+  }
+
+  async finish(): Promise<number> {
+    await this.close();
+    return this.rows;
+  }
+
+  private async close(): Promise<void> {
+    if (!this.copy) return;
+    const copy = this.copy;
+    this.copy = undefined;
+    this.rows += await copy.end();
+  }
+}
