@@ -98,6 +98,7 @@ async function main(argv: Argv): Promise<number> {
     indexMemory: flag('index-memory'),
     publish: flag('publish'),
     lockWaitMs: flag('lock-wait') === undefined ? undefined : parseDuration('lock-wait', String(flag('lock-wait'))),
+    stallTimeoutMs: flag('stall-timeout') === undefined ? undefined : parseDuration('stall-timeout', String(flag('stall-timeout'))),
   };
   for (const key of Object.keys(options) as Array<keyof LoadOptions>) if (options[key] === undefined) delete options[key];
   return runLoad(argv, options, embedded?.url);

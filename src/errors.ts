@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'SERVER_ERROR' // any other server error during the load
   | 'WORKER_FAILED' // a worker thread crashed
   | 'LOCK_TIMEOUT' // a lock on the target was not granted within --lock-wait
+  | 'STALLED' // a chunk's server session made no progress within --stall-timeout
   | 'NOTHING_TO_RESUME' // --resume found no interrupted load to continue
   | 'EMBEDDED_SERVER_FAILED' // the embedded PostgreSQL (demo, tests, --embedded) could not be set up or started
   | 'CANCELLED'; // SIGINT/SIGTERM or an AbortSignal

@@ -53,7 +53,7 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
       await sessions.cancelRun(plan.runId);
       // A lost main session or a publish that could not get its lock leave the staged rows for --resume,
       // and with them the rejects of its committed chunks (so does a lost server: the drop fails).
-      const keep = sessions.lost || isLockTimeout(error);
+      const keep = sessions.lost || isKeptForResume(error);
       if (!keep) await abandonRun(sessions.admin, plan);
       if (!(keep || isConnectionLost(error))) await removeSpools(spoolDirectory(options.rejectFile, plan.runId));
       // A statement cancelled because the run was cancelled reports the cancel, not itself.
@@ -111,8 +111,9 @@ async function loadDirect(sessions: RunSessions, plan: LoadPlan, clock: PhaseClo
   return loadReport(plan, clock, { rows: copied.rows, rejected: 0, published: 'direct', ...(plan.input.streaming ? { bytes: copied.bytes } : {}) });
 }
 
-function isLockTimeout(error: unknown): boolean {
-  return error instanceof PloaderError && error.code === 'LOCK_TIMEOUT';
+/** A publish that could not get its lock, or a chunk session that stopped: the stage is kept for --resume. */
+function isKeptForResume(error: unknown): boolean {
+  return error instanceof PloaderError && (error.code === 'LOCK_TIMEOUT' || error.code === 'STALLED');
 }
 
 function isConnectionLost(error: unknown): boolean {

@@ -29,6 +29,34 @@ export const PUBLISH_CHOICES: readonly PublishChoice[] = ['auto', 'swap', 'inser
  */
 export const DEFAULT_LOCK_WAIT_MS = 10 * 60_000;
 
+/**
+ * How long a chunk's server session may show no progress (same statement, state, bytes and rows)
+ * before the load stops (copy/stall-watch.ts). Five minutes: a COPY moves its byte counter many times a
+ * second, and a COMMIT takes milliseconds, so only a stopped process, a hung disk or a COMMIT waiting
+ * for a synchronous standby that is gone stays still that long; 0 never stops.
+ */
+export const DEFAULT_STALL_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * Default chunk size of a file (plan/chunks.ts defaultChunkBytes): the data split into
+ * CHUNKS_PER_WORKER chunks per worker, within these bounds. Four per worker: a worker that finishes
+ * early takes another chunk (rows differ in cost: a chunk of long rows or of bad rows takes longer),
+ * while each chunk costs one connection's transaction, one ledger row and one progress line. The
+ * floor keeps that cost small beside the chunk's COPY on small files; the ceiling bounds what
+ * `--resume` copies again after an interruption (at most one chunk per worker) and what a dirty
+ * chunk's isolation re-reads.
+ */
+export const CHUNKS_PER_WORKER = 4;
+export const MIN_DEFAULT_CHUNK_BYTES = 1 << 20;
+export const MAX_DEFAULT_CHUNK_BYTES = 64 << 20;
+
+/**
+ * Batch size of a stream (standard input, .gz) without --chunk-size: the batches in flight (two per
+ * worker, copy/copy-pool.ts IN_FLIGHT_PER_WORKER) are held in memory, so 8 MiB keeps 8 workers under
+ * ~130 MB of buffered input while each batch is still large beside its per-chunk cost.
+ */
+export const DEFAULT_STREAM_BATCH_BYTES = 8 << 20;
+
 /** What to do with rows whose unique key repeats: fail, keep the first, or keep the last (see rows/conflicts.ts). */
 export type OnConflict = 'error' | 'skip' | 'update';
 export const ON_CONFLICT_MODES: readonly OnConflict[] = ['error', 'skip', 'update'];
@@ -108,6 +136,8 @@ export interface LoadOptions extends Omit<CopyStatementOptions, 'format'> {
   publish?: PublishChoice;
   /** Longest wait for a lock on the target, in ms. Default 10 minutes. */
   lockWaitMs?: number;
+  /** Longest time a chunk's server session may make no progress, in ms; then the load stops, its committed chunks kept for --resume. Default 5 minutes; 0: never. */
+  stallTimeoutMs?: number;
   /** Called with progress events; see progress.ts. */
   onProgress?: (event: ProgressEvent) => void;
   /** Cancels the load; it then behaves as on SIGINT: nothing is left behind. */
@@ -160,6 +190,7 @@ export interface ResolvedLoadOptions {
   indexMemory: string | undefined;
   publish: PublishChoice;
   lockWaitMs: number;
+  stallTimeoutMs: number;
   onProgress: (event: ProgressEvent) => void;
   signal: AbortSignal | undefined;
 }
@@ -168,7 +199,7 @@ export const MAX_WORKERS = 256;
 
 const KNOWN_OPTIONS = new Set([
   'file', 'table', 'db', 'columns', 'format', 'header', 'create', 'delimiter', 'quote', 'escape', 'null', 'encoding', 'default',
-  'forceNull', 'forceNotNull', 'workers', 'chunkBytes', 'maxErrors', 'rejectFile', 'onConflict', 'truncate', 'dryRun', 'resume', 'durability', 'indexMemory', 'publish', 'lockWaitMs', 'onProgress', 'signal',
+  'forceNull', 'forceNotNull', 'workers', 'chunkBytes', 'maxErrors', 'rejectFile', 'onConflict', 'truncate', 'dryRun', 'resume', 'durability', 'indexMemory', 'publish', 'lockWaitMs', 'stallTimeoutMs', 'onProgress', 'signal',
 ]);
 
 function invalid(message: string): PloaderError {
@@ -272,6 +303,10 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   if (!PUBLISH_CHOICES.includes(publish)) throw invalid(`options.publish must be one of ${PUBLISH_CHOICES.join(', ')}, got ${received(publish)}`);
   const lockWaitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS;
   if (!Number.isSafeInteger(lockWaitMs) || lockWaitMs < 0) throw invalid(`options.lockWaitMs must be a non-negative number of milliseconds, got ${received(options.lockWaitMs)}`);
+  const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+  if (!Number.isSafeInteger(stallTimeoutMs) || stallTimeoutMs < 0) {
+    throw invalid(`options.stallTimeoutMs must be a non-negative number of milliseconds, got ${received(options.stallTimeoutMs)}`);
+  }
   // No default here: the finalizer sizes each build's memory from the stage (src/finalize/index-schedule.ts).
   const indexMemory = options.indexMemory;
   if (indexMemory !== undefined && !/^\d+\s*(kB|MB|GB)$/.test(indexMemory)) {
@@ -307,6 +342,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     indexMemory,
     publish,
     lockWaitMs,
+    stallTimeoutMs,
     onProgress: options.onProgress ?? (() => {}),
     signal: options.signal,
   };

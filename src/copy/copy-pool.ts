@@ -23,7 +23,8 @@ import { mappingHints } from '../plan/mapping-hints.ts';
 import { withHints } from '../plan/preflight.ts';
 import { scanCopyRecords } from '../rows/copy-records.ts';
 import type { RecordSyntax } from '../input/scan/record-syntax.ts';
-import { cancelChunksAfter, cancelSessions, chunkSessionRole, copyProgressOfRun } from './run-identity.ts';
+import { cancelChunksAfter, cancelSessions, chunkSessionRole, chunkSessionsOfRun, copyProgressOfRun } from './run-identity.ts';
+import { describeStall, stallPollMs, StallWatch } from './stall-watch.ts';
 
 export interface CopyOutcome {
   rows: number;
@@ -141,6 +142,20 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
       if (now && !failures.any) options.onProgress({ kind: 'bytes', doneBytes: doneBytes + now.bytes, totalBytes: Math.max(totalBytes, doneBytes + now.bytes), rows: rows + now.rows });
     });
   }, PROGRESS_INTERVAL_MS);
+  // A chunk session whose server process stopped would wait for ever: the watch stops the load.
+  const watch = new StallWatch(options.stallTimeoutMs);
+  const stallTimer =
+    options.stallTimeoutMs > 0
+      ? setInterval(() => {
+          void chunkSessionsOfRun(client, runId).then(
+            (sessions) => {
+              const stall = watch.observe(sessions, performance.now());
+              if (stall) void stopAll({ code: 'STALLED', message: describeStall(stall, options.stallTimeoutMs) });
+            },
+            () => {},
+          );
+        }, stallPollMs(options.stallTimeoutMs))
+      : undefined;
   // A stream cannot be probed before the load (preflight.ts): its first record, for the hints.
   let firstRecord: string | undefined;
   const copyOne = async (pending: PendingChunk): Promise<void> => {
@@ -204,6 +219,7 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
   } finally {
     await Promise.allSettled(running);
     clearInterval(progressTimer);
+    clearInterval(stallTimer);
     options.signal?.removeEventListener('abort', onAbort);
     await pool.destroy();
   }

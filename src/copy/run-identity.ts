@@ -4,6 +4,7 @@
  * this module is the only one that builds or matches that suffix.
  */
 import type pg from 'pg';
+import type { ChunkSession } from './stall-watch.ts';
 
 /** application_name role of a run's session: `copy <runId>`, `finalize <runId>`. */
 export function sessionRole(runId: string, what: string): string {
@@ -36,6 +37,23 @@ export async function cancelChunksAfter(client: pg.Client, runId: string, chunk:
       [runSessionPattern(runId), chunk],
     )
     .catch(() => {});
+}
+
+/** The run's chunk sessions (see chunkSessionRole) as the server sees them now, for the stall watch. */
+export async function chunkSessionsOfRun(client: pg.Client, runId: string): Promise<ChunkSession[]> {
+  const { rows } = await client.query<{
+    pid: number; chunk: string; state: string | null; wait_event: string | null; query_start: string | null; state_change: string | null; query: string; bytes: string | null; tuples: string | null;
+  }>(
+    `SELECT a.pid, substring(a.application_name FROM ' copy (\\d+) [^ ]+$') AS chunk, a.state, a.wait_event, a.query_start::text, a.state_change::text,
+            a.query, p.bytes_processed::text AS bytes, p.tuples_processed::text AS tuples
+       FROM pg_stat_activity a LEFT JOIN pg_stat_progress_copy p ON p.pid = a.pid
+      WHERE a.application_name LIKE $1 AND a.application_name ~ ' copy \\d+ [^ ]+$'`,
+    [runSessionPattern(runId)],
+  );
+  return rows.map((r) => ({
+    pid: r.pid, chunk: Number(r.chunk), state: r.state ?? 'unknown', waitEvent: r.wait_event, queryStart: r.query_start, stateChange: r.state_change,
+    query: r.query, bytes: r.bytes, tuples: r.tuples,
+  }));
 }
 
 /** Bytes and rows of this run's COPYs still in progress (pg_stat_progress_copy, PostgreSQL 14+). */

@@ -11,6 +11,7 @@ import type { LoadPlan } from '../plan/load-plan.ts';
 import { RecordBoundaryScanner, type RecordStart } from './scan/record-boundaries.ts';
 import { LENIENT_SCAN, type RecordSyntax, type ScanRules } from './scan/record-syntax.ts';
 import { markerWarnings, scanRulesOf, syntaxOf } from './split.ts';
+import { DEFAULT_STREAM_BATCH_BYTES } from '../options.ts';
 
 /** A chunk to load: a byte range of the input file, or (from a stream) its bytes in memory. */
 export interface PendingChunk {
@@ -18,8 +19,6 @@ export interface PendingChunk {
   data?: Buffer;
 }
 
-/** Batch size for streams when --chunk-size is not given: a few of these per worker stay in memory. */
-export const DEFAULT_STREAM_BATCH_BYTES = 8 << 20;
 
 export function isStreamInput(file: string): boolean {
   return file === '-' || file.toLowerCase().endsWith('.gz');

@@ -2,15 +2,7 @@
  * Pure: how a file is cut into chunks. The scan that finds record starts is in src/input/scan; this
  * turns the offsets it found into byte ranges.
  */
-
-export const MIN_DEFAULT_CHUNK_BYTES = 1 << 20;
-export const MAX_DEFAULT_CHUNK_BYTES = 64 << 20;
-/**
- * Chunks per worker: enough that a worker finishing early picks up another chunk (load balance when
- * rows differ in cost), few enough that per-chunk overhead (a transaction and a progress row each) stays
- * negligible.
- */
-export const CHUNKS_PER_WORKER = 4;
+import { CHUNKS_PER_WORKER, MAX_DEFAULT_CHUNK_BYTES, MIN_DEFAULT_CHUNK_BYTES } from '../options.ts';
 
 export interface Chunk {
   index: number;

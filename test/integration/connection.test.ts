@@ -94,11 +94,7 @@ describe('where the connection comes from', () => {
     await expectLoaded(await runCli(args, { env }));
   });
 
-  // BUG: node-postgres reads pgpass itself only behind a deprecation (pg 8.x), so every pgpass load
-  // prints "DeprecationWarning: pgpass support is deprecated and will be removed in pg@9.0" on stderr,
-  // once in the main thread and once per worker thread, even with --quiet (src/db/connection.ts:12-17
-  // leaves `password` unset). Fix: pass pg.Client a `password` function that reads the pgpass module
-  // (as the warning itself suggests); that also keeps pgpass working after pg@9.
+  // Regression: pg 8.x printed its pgpass deprecation warning once per thread, even with --quiet.
   it('a pgpass load with --quiet prints nothing on stderr', async () => {
     const { host, port, database, user, password } = server();
     const passfile = write('pgpass-quiet', `${host}:${port}:${database}:${user}:${password}\n`);
@@ -220,25 +216,14 @@ describe('failures name the server and never print the password', () => {
 });
 
 describe('messages a person can act on', () => {
-  // BUG: with no password anywhere (no --db password, no PGPASSWORD, no pgpass entry) the message is
-  // node-postgres's internal "SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string"
-  // (src/db/connection.ts:62-67 passes it through). psql says "no password supplied". Fix: give pg.Client
-  // a `password` function that resolves config → PGPASSWORD → pgpass (the pgpass module) and throws
-  // CONNECTION_FAILED "the server asks for a password and none was given: put it in --db, PGPASSWORD
-  // or a pgpass file (PGPASSFILE)" when all three are empty (this also drops pg's pgpass deprecation warning).
+  // Regression: with no password anywhere the message was node-postgres's "SASL: ... client password must be a string".
   it('no password given anywhere: says that no password was supplied and where to put one', async () => {
     const result = await runCli(LOAD_ARGS, { env: pgEnv() });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/no password (was )?(supplied|given)/i);
   });
 
-  // BUG: redact() replaces every occurrence of the password anywhere in the message
-  // (src/db/connection.ts:44 `out.split(password).join('***')`, applied again in src/cli.ts), so a
-  // password that is also the user or database name — `postgres://app:app@host/app`, common in
-  // development — turns the message into "could not connect to ***@127.0.0.1:port/***", and a short
-  // one garbles the text ("--d*** or the PG* environment varia***les" for password "b"). Fix: redact
-  // only where a password can appear (URL userinfo, `password=` keywords), or never build messages
-  // from text that holds it: describeConnection() already names the server without it.
+  // Regression: the password was redacted wherever its text appeared, garbling messages when it is also the user or database name.
   it('a password equal to the user and database name does not hide them', async () => {
     const port = await findFreePort();
     const result = await runCli(['--db', `postgres://app:app@127.0.0.1:${port}/app`, ...LOAD_ARGS], { env: CLEAN_ENV });

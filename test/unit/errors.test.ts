@@ -113,12 +113,7 @@ describe('serverFields', () => {
     expect(serverFields(error)).toBeUndefined();
   });
 
-  // BUG: any five-character upper-case code passes for a SQLSTATE (src/errors.ts serverFields,
-  // /^[0-9A-Z]{5}$/), and several Node system errors have one: EPIPE, EPERM, EBADF, EROFS, ENXIO, E2BIG.
-  // A connection that breaks mid-COPY ("write EPIPE") is then reported as a server error
-  // "(SQLSTATE EPIPE)", and the worker's --max-errors path tries ROLLBACK TO SAVEPOINT on the dead
-  // connection. Fix: accept only a node-postgres DatabaseError (`error instanceof pg.DatabaseError`), or
-  // require the `severity` field every server ErrorResponse carries.
+  // Regression: Node system errors with five-letter codes (EPIPE, EPERM, ...) passed for SQLSTATEs.
   it.each([['EPIPE'], ['EPERM'], ['EBADF']])('undefined for a Node system error with code %s', (code) => {
     const error = Object.assign(new Error(`write ${code}`), { code, errno: -32, syscall: 'write' });
     expect(serverFields(error)).toBeUndefined();

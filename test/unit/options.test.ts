@@ -93,10 +93,7 @@ describe('resolveLoadOptions defaults', () => {
     expect(resolveLoadOptions({ file: 'votes.csv', workers: 5 }).workers).toBe(5);
   });
 
-  // BUG: the default is the host's core count unclamped, so on a host with more than MAX_WORKERS cores
-  // a load without --workers fails with "options.workers must be an integer from 1 to 256, got
-  // undefined" (src/options.ts, `options.workers ?? availableParallelism()`).
-  // Fix: `options.workers ?? Math.min(availableParallelism(), MAX_WORKERS)`.
+  // Regression: the default was the core count unclamped, failing on a host with more than MAX_WORKERS cores.
   it('workers default to at most MAX_WORKERS on a host with more cores', () => {
     host.cores = 512;
     expect(resolveLoadOptions({ file: 'votes.csv' }).workers).toBe(MAX_WORKERS);

@@ -3,7 +3,8 @@
  * and the chunker end to end on a nasty CSV cut at every chunk size.
  */
 import { describe, expect, it } from 'vitest';
-import { buildChunks, chunkTargets, CHUNKS_PER_WORKER, defaultChunkBytes, MAX_DEFAULT_CHUNK_BYTES, MIN_DEFAULT_CHUNK_BYTES, type Chunk, type Cut } from '../../../src/plan/chunks.ts';
+import { buildChunks, chunkTargets, defaultChunkBytes, type Chunk, type Cut } from '../../../src/plan/chunks.ts';
+import { CHUNKS_PER_WORKER, MAX_DEFAULT_CHUNK_BYTES, MIN_DEFAULT_CHUNK_BYTES } from '../../../src/options.ts';
 import { chooseStrategy, type StrategyInput } from '../../../src/plan/strategy.ts';
 import { stagingTableName } from '../../../src/stage/stage.ts';
 import { findRecordStarts, scanRecords } from '../../../src/input/scan/record-boundaries.ts';
