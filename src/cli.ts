@@ -19,14 +19,14 @@ const list = (value: string | undefined) => (value === undefined ? undefined : v
 /** A whole number as a number; anything else as typed, for options.ts to refuse by its value. */
 const integerOrAsGiven = (value: string | number | undefined) => (typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value);
 
-type Argv = Record<string, unknown> & { file?: string; _: unknown[] };
+type Argv = Record<string, unknown> & { files?: string[]; _: unknown[] };
 
 function parseArguments(): Argv {
   const parser = yargs(withOptionalValues(hideBin(process.argv)))
     .scriptName('ploader')
-    .usage('$0 [options] <file>\n\nLoad a CSV or text file into a PostgreSQL table in parallel, all or nothing.')
-    .command('$0 [file]', false)
-    .positional('file', { type: 'string', describe: 'input file ("-" for standard input)' });
+    .usage('$0 [options] FILE...\n\nLoad CSV or text files into a PostgreSQL table in parallel, all or nothing (several files: as one load, in the order given).')
+    .command('$0 [files..]', false)
+    .positional('files', { type: 'string', array: true, describe: 'input files, loaded as one ("-" for standard input, alone)' });
   for (const flag of FLAGS) parser.option(flag.name, flag.definition);
   for (const group of GROUPS) parser.group(FLAGS.filter((f) => f.group === group).map((f) => f.name), `${group}:`);
   // Each example on a line of its own, whole (yargs' two-column examples cut long commands apart).
@@ -65,14 +65,15 @@ async function main(argv: Argv): Promise<number> {
   const db = embedded?.url ?? flag<string>('db');
   if (flag('cleanup')) return runCleanup(argv, db);
 
-  // yargs hands a lone "-" (standard input, as psql and tar spell it) over as an empty string.
-  const file = argv.file === '' && process.argv.includes('-') ? '-' : argv.file;
-  if (!file) throw new PloaderError('INVALID_OPTION', 'name the file to load: ploader [options] <file> (see --help)');
+  // yargs drops a lone "-" (standard input, as psql and tar spell it) from the list of files.
+  const files = (argv.files ?? []).map(String);
+  if (process.argv.includes('-') && !files.includes('-')) files.push('-');
+  if (files.length === 0 || files.includes('')) throw new PloaderError('INVALID_OPTION', 'name the file to load: ploader [options] FILE... (see --help)');
 
   const chunkSize = flag<string>('chunk-size');
   const maxErrors = flag<string | number>('max-errors');
   const options: LoadOptions = {
-    file,
+    ...(files.length === 1 ? { file: files[0] } : { files }),
     table: flag('table'),
     db,
     columns: list(flag('columns')),
@@ -156,10 +157,11 @@ async function runLoad(argv: Argv, given: LoadOptions, embeddedUrl: string | und
 
 async function runCleanup(argv: Argv, db: string | undefined): Promise<number> {
   const table = argv.table as string | undefined;
-  if (!table && !argv.file) throw new PloaderError('INVALID_OPTION', '--cleanup needs --table (or the file whose name is the table)');
+  const file = argv.files?.[0];
+  if (!table && !file) throw new PloaderError('INVALID_OPTION', '--cleanup needs --table (or the file whose name is the table)');
   const { cleanup } = await import('./stage/cleanup.ts');
   const dryRun = Boolean(argv['dry-run']);
-  const result = await cleanup({ table: table ?? defaultTableName(argv.file as string), db, dryRun });
+  const result = await cleanup({ table: table ?? defaultTableName(file!), db, dryRun });
   if (argv.json) {
     process.stdout.write(`${JSON.stringify({ ...result, dryRun }, null, 2)}\n`);
     return EXIT.OK;

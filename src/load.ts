@@ -9,7 +9,7 @@ import { copyDirect } from './copy/direct-copy.ts';
 import { PloaderError, abortReason, cancelledError, throwIfAborted } from './errors.ts';
 import { finalizeStage, planIndexBuilds } from './finalize/finalize.ts';
 import { publish } from './finalize/publish.ts';
-import { checkInputUnchanged } from './input/input-file.ts';
+import { checkFilesUnchanged } from './input/input-files.ts';
 import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from './options.ts';
 import { inspectInput, planLoad, type LoadPlan } from './plan/load-plan.ts';
 import { PhaseClock } from './report/phase-clock.ts';
@@ -39,7 +39,7 @@ export async function load(input: LoadOptions): Promise<LoadReport> {
   });
   try {
     const planned = await planLoad(sessions, options, inputFacts, clock);
-    if (options.dryRun) return dryRunReport(planned, clock, await planIndexBuilds(sessions.admin, options, planned.steps, planned.input.identity.size));
+    if (options.dryRun) return dryRunReport(planned, clock, await planIndexBuilds(sessions.admin, options, planned.steps, planned.input.bytes));
     if (planned.chunks.length === 0 && !planned.input.streaming) return nothingToLoadReport(planned, clock);
     if (planned.strategy.publish === 'direct') return await loadDirect(sessions, planned, clock);
     const plan = await reserveIdsInOrder(sessions.admin, planned);
@@ -80,7 +80,7 @@ async function loadThroughStage(sessions: RunSessions, plan: LoadPlan, clock: Ph
     return nothingToLoadReport(plan, clock, streamed);
   }
   const rows = await clock.time('load', () => resolveRows(sessions.admin, plan, copied));
-  if (!plan.input.streaming) await checkInputUnchanged(options.file, plan.input.identity);
+  if (!plan.input.streaming) await checkFilesUnchanged(plan.input.files);
   throwIfAborted(options.signal);
 
   const finalized = await finalizeStage(options, plan.steps, plan.runId);
@@ -105,7 +105,7 @@ async function loadThroughStage(sessions: RunSessions, plan: LoadPlan, clock: Ph
 /** One COPY straight into the target, committed with the fence: what one `\copy` would do. */
 async function loadDirect(sessions: RunSessions, plan: LoadPlan, clock: PhaseClock): Promise<LoadReport> {
   const copied = await clock.time('load', () => copyDirect(sessions, plan));
-  if (!plan.input.streaming) await checkInputUnchanged(plan.options.file, plan.input.identity);
+  if (!plan.input.streaming) await checkFilesUnchanged(plan.input.files);
   throwIfAborted(plan.options.signal);
   await clock.time('publish', () => sessions.commit());
   return loadReport(plan, clock, { rows: copied.rows, rejected: 0, published: 'direct', ...(plan.input.streaming ? { bytes: copied.bytes } : {}) });

@@ -84,8 +84,13 @@ export const FORMATS: readonly CopyFormat[] = ['csv', 'text', 'binary'];
 
 /** COPY's own options (delimiter, quote, escape, null, encoding, forceNull, forceNotNull) keep COPY's meanings. */
 export interface LoadOptions extends Omit<CopyStatementOptions, 'format'> {
-  /** The input file. */
-  file: string;
+  /** The input file (or `files`: exactly one of the two). */
+  file?: string;
+  /**
+   * Several input files of the same layout, loaded as one: their records in this order, as one `\copy`
+   * of each in turn would leave them, in one atomic load. Each file's header (`header`) is its own.
+   */
+  files?: string[];
   /** Target table as an SQL name (`votes`, `public.votes`, `"My Table"`). Default: the file's base name. */
   table?: string;
   /** Connection URL (`postgres://user@host:5432/db?sslmode=require`). Default: the PG* environment variables. */
@@ -155,11 +160,15 @@ export interface BytesEvent {
 
 export type ProgressEvent =
   | { kind: 'phase'; phase: string; detail?: string }
-  | { kind: 'chunk'; chunk: number; rows: number; bytes: number; doneBytes: number; totalBytes: number }
+  /** A chunk committed: `file` and `line` say where in the input it starts. */
+  | { kind: 'chunk'; chunk: number; file?: string; line?: number; rows: number; bytes: number; doneBytes: number; totalBytes: number }
   | BytesEvent;
 
 export interface ResolvedLoadOptions {
+  /** The first (often the only) input file: it names the table and the reject file by default. */
   file: string;
+  /** Every input file, in load order (`[file]` for one). */
+  files: string[];
   table: string;
   db: string | undefined;
   columns: string[] | undefined;
@@ -198,7 +207,7 @@ export interface ResolvedLoadOptions {
 export const MAX_WORKERS = 256;
 
 const KNOWN_OPTIONS = new Set([
-  'file', 'table', 'db', 'columns', 'format', 'header', 'create', 'delimiter', 'quote', 'escape', 'null', 'encoding', 'default',
+  'file', 'files', 'table', 'db', 'columns', 'format', 'header', 'create', 'delimiter', 'quote', 'escape', 'null', 'encoding', 'default',
   'forceNull', 'forceNotNull', 'workers', 'chunkBytes', 'maxErrors', 'rejectFile', 'onConflict', 'truncate', 'dryRun', 'resume', 'durability', 'indexMemory', 'publish', 'lockWaitMs', 'stallTimeoutMs', 'onProgress', 'signal',
 ]);
 
@@ -222,10 +231,9 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) throw invalid(`unknown option ${received(key)}`);
   }
-  if (typeof options.file !== 'string' || options.file === '') {
-    throw invalid('options.file must name the input file');
-  }
-  const format = options.format ?? formatFromExtension(options.file);
+  const files = resolveFiles(options);
+  const file = files[0];
+  const format = options.format ?? formatOfFiles(files);
   if (!FORMATS.includes(format)) {
     throw invalid(`options.format must be one of ${FORMATS.join(', ')}, got ${received(format)}`);
   }
@@ -237,14 +245,14 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     if ((options.maxErrors ?? 0) > 0) throw invalid('options.maxErrors is not supported with format "binary": a bad tuple fails the load');
     if (options.onConflict !== undefined && options.onConflict !== 'error') throw invalid(`options.onConflict ${options.onConflict} is not supported with format "binary"`);
   }
-  if (options.file === '-' || options.file.toLowerCase().endsWith('.gz')) {
+  if (file === '-' || file.toLowerCase().endsWith('.gz')) {
     // Streams are cut into batches as they are read: nothing to resume from, no byte ranges to re-read.
-    if (format === 'binary') throw invalid(`options.format "binary" cannot be read from a stream (${options.file}): decompress it to a file first`);
-    if (options.resume) throw invalid(`options.resume needs a file; ${options.file === '-' ? 'standard input' : options.file} is read as a stream`);
-    if (options.onConflict !== undefined && options.onConflict !== 'error') throw invalid(`options.onConflict ${options.onConflict} needs a file; ${options.file} is read as a stream`);
-    if (options.file === '-' && options.table === undefined) throw invalid('options.table is required when reading standard input');
+    if (format === 'binary') throw invalid(`options.format "binary" cannot be read from a stream (${file}): decompress it to a file first`);
+    if (options.resume) throw invalid(`options.resume needs a file; ${file === '-' ? 'standard input' : file} is read as a stream`);
+    if (options.onConflict !== undefined && options.onConflict !== 'error') throw invalid(`options.onConflict ${options.onConflict} needs a file; ${file} is read as a stream`);
+    if (file === '-' && options.table === undefined) throw invalid('options.table is required when reading standard input');
   }
-  const table = options.table ?? defaultTableName(options.file);
+  const table = options.table ?? defaultTableName(file);
   if (table === '') throw invalid('options.table must not be empty');
 
   checkSingleByte('delimiter', options.delimiter);
@@ -314,7 +322,8 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   }
 
   return {
-    file: options.file,
+    file,
+    files,
     table,
     db: options.db,
     columns: options.columns,
@@ -333,7 +342,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     workers,
     chunkBytes: options.chunkBytes,
     maxErrors,
-    rejectFile: options.rejectFile ?? `${options.file}.rejects`,
+    rejectFile: options.rejectFile ?? `${file}.rejects`,
     onConflict,
     truncate: options.truncate ?? false,
     dryRun: options.dryRun ?? false,
@@ -357,6 +366,46 @@ function resolveHeaderMode(options: LoadOptions): HeaderMode | undefined {
     throw invalid('options.columns and options.header "names" contradict each other: with "names" the header gives the column list — drop one of them');
   }
   return header === false ? undefined : header === true ? 'skip' : header;
+}
+
+/**
+ * `file` or `files`, exactly one, as a list. A stream (standard input, .gz) is read once as it comes,
+ * so it is loaded alone; the same file twice is refused: it would load its rows twice, which is
+ * surely a slip of a glob or a list (load it twice with two runs if that is meant).
+ */
+function resolveFiles(options: LoadOptions): string[] {
+  if (options.file !== undefined && options.files !== undefined) throw invalid('options.file and options.files contradict each other: give one file as `file`, or several as `files`');
+  if (options.files === undefined) {
+    if (typeof options.file !== 'string' || options.file === '') throw invalid('options.file must name the input file');
+    return [options.file];
+  }
+  if (!Array.isArray(options.files) || options.files.length === 0 || options.files.some((f) => typeof f !== 'string' || f === '')) {
+    throw invalid(`options.files must be a non-empty list of input files, got ${Array.isArray(options.files) ? JSON.stringify(options.files) : received(options.files)}`);
+  }
+  const files = options.files;
+  if (files.length > 1) {
+    const stream = files.find((f) => f === '-' || f.toLowerCase().endsWith('.gz'));
+    if (stream !== undefined) {
+      throw invalid(`options.files: ${stream === '-' ? 'standard input ("-")' : stream} is read as a stream, which is loaded on its own — load it in a run of its own${stream === '-' ? '' : ', or decompress it to a file first'}`);
+    }
+    const seen = new Map<string, string>();
+    for (const f of files) {
+      const earlier = seen.get(path.resolve(f));
+      if (earlier !== undefined) throw invalid(`options.files names ${f}${earlier === f ? '' : ` (that is ${earlier})`} twice: its rows would be loaded twice — name each file once (load it again in a run of its own if that is meant)`);
+      seen.set(path.resolve(f), f);
+    }
+  }
+  return [...files];
+}
+
+/** The format the files' names say; files whose names say different formats need options.format. */
+function formatOfFiles(files: readonly string[]): CopyFormat {
+  const format = formatFromExtension(files[0]);
+  const other = files.find((f) => formatFromExtension(f) !== format);
+  if (other !== undefined) {
+    throw invalid(`options.files: ${files[0]} would be read as ${format} and ${other} as ${formatFromExtension(other)} (by their names) — give options.format`);
+  }
+  return format;
 }
 
 function formatFromExtension(file: string): CopyFormat {

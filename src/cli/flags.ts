@@ -84,7 +84,8 @@ export const EXAMPLES: ReadonlyArray<[command: string, what: string]> = [
 ];
 
 const FLAG_OF_OPTION = new Map<string, string>(FLAGS.filter((f) => f.option).map((f) => [f.option as string, `--${f.name}`]));
-FLAG_OF_OPTION.set('file', 'the <file> argument');
+FLAG_OF_OPTION.set('file', 'the FILE argument');
+FLAG_OF_OPTION.set('files', 'the FILE arguments');
 
 /** `options.workers must be ...` → `--workers must be ...`; names without a flag stay as they are. */
 export function inFlagNames(message: string): string {

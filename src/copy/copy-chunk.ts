@@ -87,7 +87,7 @@ export default async function copyChunk(task: CopyChunkTask): Promise<CopyChunkR
         skipping: task.skipping,
         openProbe: () => openProbe(task),
         reject: (record, reason) => {
-          const entry = { line: chunk.line + record.line - 1, record: chunk.firstRecord + record.index + 1, column: reason.column ?? null, sqlstate: reason.sqlstate ?? null, message: reason.message };
+          const entry = { file: task.file, line: chunk.line + record.line - 1, record: chunk.firstRecord + record.index + 1, column: reason.column ?? null, sqlstate: reason.sqlstate ?? null, message: reason.message };
           if (examples.length < REJECT_EXAMPLES) examples.push(entry);
           spool.add(entry, record.bytes);
           if (Atomics.add(task.rejectTally, 0, 1) + 1 > task.maxRejects) throw new PloaderError('TOO_MANY_BAD_ROWS', `more than ${task.maxRejects} bad rows`);

@@ -134,7 +134,7 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
   let rejected = 0;
   let chunks = 0;
   const syntax = syntaxOf(options);
-  const binaryHeaderBytes = options.format === 'binary' ? plan.chunks[0]?.start : undefined;
+  const binaryHeaderBytes = options.format === 'binary' ? binaryHeadersOf(plan.chunks) : undefined;
   const totalBytes = source.totalBytes ?? 0;
   // Byte-level progress between chunk completions, from the server's own COPY progress view (PG 14+).
   const progressTimer = setInterval(() => {
@@ -169,14 +169,14 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
         {
           db: options.db,
           role: chunkSessionRole(runId, chunk.index),
-          file: options.file,
+          file: chunk.file,
           data,
           chunk,
           syntax,
           maxRejects: options.maxErrors - priorRejects,
           rejectTally,
           markDoneSql,
-          binaryHeaderBytes,
+          binaryHeaderBytes: binaryHeaderBytes?.get(chunk.file),
           ...chunkCopySettings(plan, chunk),
         },
         { signal: abort.signal },
@@ -199,7 +199,7 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
     chunks++;
     rows += result.rows;
     doneBytes += result.bytes;
-    options.onProgress({ kind: 'chunk', chunk: chunk.index, rows: result.rows, bytes: result.bytes, doneBytes, totalBytes: Math.max(totalBytes, doneBytes) });
+    options.onProgress({ kind: 'chunk', chunk: chunk.index, file: chunk.file, line: chunk.line, rows: result.rows, bytes: result.bytes, doneBytes, totalBytes: Math.max(totalBytes, doneBytes) });
   };
   const running = new Set<Promise<void>>();
   /** The scan of a stream refused it as one COPY would (a line end of another style): that error, whole. */
@@ -237,6 +237,13 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
   return { rows, bytes: doneBytes, rejected, chunks };
 }
 
+/** Binary: each file's header is the bytes before its first chunk, sent ahead of each chunk of it. */
+function binaryHeadersOf(chunks: readonly Chunk[]): Map<string, number> {
+  const headers = new Map<string, number>();
+  for (const chunk of chunks) if (!headers.has(chunk.file)) headers.set(chunk.file, chunk.start);
+  return headers;
+}
+
 function firstRecordOf(data: Buffer, syntax: RecordSyntax): string {
   const head = data.subarray(0, 64 * 1024);
   return head.subarray(0, scanCopyRecords(head, syntax)[0]?.end ?? head.length).toString('utf8');
@@ -248,11 +255,11 @@ function isRowFailureOf(error: WireError): boolean {
 }
 
 export function tooManyBadRows(options: ResolvedLoadOptions, examples: readonly RejectEntry[]): PloaderError {
-  const described = examples.map((r) => `${options.file}:${r.line}: ${r.message}${r.sqlstate ? ` (SQLSTATE ${r.sqlstate})` : ''}`).join('; ');
+  const described = examples.map((r) => `${r.file}:${r.line}: ${r.message}${r.sqlstate ? ` (SQLSTATE ${r.sqlstate})` : ''}`).join('; ');
   return new PloaderError(
     'TOO_MANY_BAD_ROWS',
     `more than ${options.maxErrors} bad rows (--max-errors ${options.maxErrors}), so nothing was loaded; the first: ${described} — fix them or raise --max-errors`,
-    { position: examples[0] ? { file: options.file, line: examples[0].line, record: examples[0].record } : undefined },
+    { position: examples[0] ? { file: examples[0].file, line: examples[0].line, record: examples[0].record } : undefined },
   );
 }
 

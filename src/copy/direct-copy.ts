@@ -5,6 +5,7 @@
  * made (plan/strategy.ts); it has no parallelism, and nothing to resume.
  */
 import { createReadStream } from 'node:fs';
+import type pg from 'pg';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import { qualified } from '../db/sql.ts';
@@ -33,25 +34,50 @@ export async function copyDirect(sessions: RunSessions, plan: LoadPlan): Promise
     await lockTables(client, sessions.admin, { tables: [qualified(target.table)], mode: 'ACCESS EXCLUSIVE', waitMs: options.lockWaitMs, signal: options.signal, onWait: () => {} });
     await client.query(`TRUNCATE ${qualified(target.table)}`);
   }
-  // The whole input as one range: from the first record (past the header) to the end. A binary file is
-  // sent whole, header and trailer included: it is a complete COPY stream already.
-  const whole: Chunk | undefined = plan.chunks.length === 0 ? undefined : { ...plan.chunks[0], end: plan.chunks[plan.chunks.length - 1].end };
-  const start = options.format === 'binary' ? 0 : (whole?.start ?? 0);
-  const end = options.format === 'binary' ? plan.input.identity.size : (whole?.end ?? 0);
   const cancel = () => void sessions.cancelRun(plan.runId);
   throwIfAborted(options.signal);
   options.signal?.addEventListener('abort', cancel, { once: true });
-  const copy = client.query(copyFrom(plan.copySql));
   try {
-    await pipeline(plan.input.streaming ? streamBatches(plan) : fileRange(options.file, start, end), copy);
-  } catch (error) {
-    throwIfAborted(options.signal);
-    if (!whole || plan.input.streaming) throw fromWire(toWire(error));
-    throw fromWire(toWire(await locateCopyError(error, whole, { file: options.file, start, end, syntax: syntaxOf(options), binary: options.format === 'binary' })));
+    if (plan.input.streaming) return await copyOnce(client, plan, { source: streamBatches(plan), whole: undefined });
+    // Several files: one COPY of each in turn, as `\copy` of each would be run, in the one transaction.
+    const outcome: DirectOutcome = { rows: 0, bytes: 0 };
+    for (const { file, identity } of plan.input.files) {
+      const range = wholeFile(plan, file, identity.size);
+      if (!range) continue;
+      const copied = await copyOnce(client, plan, { source: fileRange(file, range.start, range.end), whole: range });
+      outcome.rows += copied.rows;
+      outcome.bytes += copied.bytes;
+    }
+    return outcome;
   } finally {
     options.signal?.removeEventListener('abort', cancel);
   }
-  return { rows: copy.rowCount ?? 0, bytes: end - start };
+}
+
+/**
+ * A file as one range: from its first record (past the header) to its end. A binary file is sent
+ * whole, header and trailer included: it is a complete COPY stream already. Undefined: no records.
+ */
+function wholeFile(plan: LoadPlan, file: string, size: number): Chunk | undefined {
+  const own = plan.chunks.filter((c) => c.file === file);
+  if (own.length === 0) return undefined;
+  const whole = { ...own[0], end: own[own.length - 1].end };
+  return plan.options.format === 'binary' ? { ...whole, start: 0, end: size } : whole;
+}
+
+/** One COPY into the target; an error names the input line of the record it is about. */
+async function copyOnce(client: pg.Client, plan: LoadPlan, input: { source: AsyncIterable<Buffer>; whole: Chunk | undefined }): Promise<DirectOutcome> {
+  const { options } = plan;
+  const { whole } = input;
+  const copy = client.query(copyFrom(plan.copySql));
+  try {
+    await pipeline(input.source, copy);
+  } catch (error) {
+    throwIfAborted(options.signal);
+    if (!whole) throw fromWire(toWire(error));
+    throw fromWire(toWire(await locateCopyError(error, whole, { file: whole.file, start: whole.start, end: whole.end, syntax: syntaxOf(options), binary: options.format === 'binary' })));
+  }
+  return { rows: copy.rowCount ?? 0, bytes: whole ? whole.end - whole.start : 0 };
 }
 
 async function* fileRange(file: string, start: number, end: number): AsyncGenerator<Buffer> {

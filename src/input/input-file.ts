@@ -10,7 +10,12 @@ export interface FileIdentity {
   mtimeMs: number;
 }
 
-export async function checkInputFile(file: string): Promise<FileIdentity> {
+/** What stat says of a file: its identity, and which file it is (`dev:ino`: the same file under two names). */
+export interface FileStat extends FileIdentity {
+  inode: string;
+}
+
+export async function checkInputFile(file: string): Promise<FileStat> {
   let info;
   try {
     info = await stat(file);
@@ -22,7 +27,7 @@ export async function checkInputFile(file: string): Promise<FileIdentity> {
   if (!info.isFile()) {
     throw new PloaderError('INPUT_UNREADABLE', `${file} is not a regular file (it is a ${info.isDirectory() ? 'directory' : 'special file'}) — name the file to load`, { position: { file } });
   }
-  return { size: info.size, mtimeMs: info.mtimeMs };
+  return { size: info.size, mtimeMs: info.mtimeMs, inode: `${info.dev}:${info.ino}` };
 }
 
 export async function checkInputUnchanged(file: string, before: FileIdentity): Promise<void> {

@@ -4,7 +4,7 @@
  * line ends as COPY does and stops at an end-of-data marker. Nothing here parses fields.
  */
 import type { ResolvedLoadOptions } from '../options.ts';
-import { buildChunks, chunkTargets, defaultChunkBytes, type Chunk } from '../plan/chunks.ts';
+import { buildChunks, chunkTargets, concatChunks, defaultChunkBytes, type Chunk, type ChunkRange } from '../plan/chunks.ts';
 import { scanBinaryFile, type BinaryLayout } from './scan/binary-tuples.ts';
 import { scanFileRecords } from './scan/file-boundaries.ts';
 import type { DataEnd } from './scan/record-boundaries.ts';
@@ -22,9 +22,9 @@ export function syntaxOf(options: ResolvedLoadOptions): RecordSyntax {
  * one COPY refuses (a line end of another style, a bad marker) fails the load before it starts. With
  * --max-errors it does not: the server refuses that record and it is set aside, as any bad row.
  */
-export function scanRulesOf(options: ResolvedLoadOptions, serverVersionNum: number): ScanRules {
+export function scanRulesOf(options: ResolvedLoadOptions, serverVersionNum: number, file = options.file): ScanRules {
   const { format } = syntaxOf(options);
-  return { endMarker: endMarkerRule(format, serverVersionNum), strict: options.maxErrors === 0, file: options.file, header: options.header };
+  return { endMarker: endMarkerRule(format, serverVersionNum), strict: options.maxErrors === 0, file, header: options.header };
 }
 
 export interface SplitPlan {
@@ -33,26 +33,43 @@ export interface SplitPlan {
   warnings: string[];
 }
 
-/** Header skipped by offset, then chunk boundaries at record starts, all in one sequential scan. */
-export async function planChunks(options: ResolvedLoadOptions, size: number, serverVersionNum: number): Promise<SplitPlan> {
-  const chunkBytes = options.chunkBytes ?? defaultChunkBytes(size, options.workers);
+/**
+ * The chunks of every input file, in the order given: each file split on its own (its header skipped,
+ * its end-of-data marker its own), the chunk size chosen from all of them together, and the chunks
+ * numbered across the files (plan/chunks.ts concatChunks).
+ */
+export async function planChunks(options: ResolvedLoadOptions, files: ReadonlyArray<{ file: string; size: number }>, serverVersionNum: number): Promise<SplitPlan> {
+  const chunkBytes = options.chunkBytes ?? defaultChunkBytes(files.reduce((sum, f) => sum + f.size, 0), options.workers);
+  const split: Array<{ file: string; chunks: ChunkRange[] }> = [];
+  const warnings: string[] = [];
+  for (const { file, size } of files) {
+    const one = await planFileChunks(options, { file, size, chunkBytes }, serverVersionNum);
+    split.push({ file, chunks: one.chunks });
+    warnings.push(...one.warnings);
+  }
+  return { chunks: concatChunks(split), warnings };
+}
+
+/** One file: header skipped by offset, then chunk boundaries at record starts, all in one sequential scan. */
+async function planFileChunks(options: ResolvedLoadOptions, input: { file: string; size: number; chunkBytes: number }, serverVersionNum: number): Promise<{ chunks: ChunkRange[]; warnings: string[] }> {
+  const { file, size, chunkBytes } = input;
   if (options.format === 'binary') {
     // Chunk.line holds the chunk's first tuple number: binary has tuples, not lines. The first chunk
     // starts right after the file header, which every chunk's COPY is sent first (see copy-chunk.ts).
-    const layout = await scanBinaryFile(options.file, chunkTargets(0, size, chunkBytes));
+    const layout = await scanBinaryFile(file, chunkTargets(0, size, chunkBytes));
     const cut = (offset: number, tuple: number) => ({ offset, line: tuple, records: tuple - 1 });
     const starts = layout.starts.map((s) => cut(s.offset, s.tuple));
-    return { chunks: buildChunks(cut(layout.dataStart, 1), cut(layout.dataEnd, layout.tuples + 1), starts), warnings: binaryEndWarnings(options.file, layout) };
+    return { chunks: buildChunks(cut(layout.dataStart, 1), cut(layout.dataEnd, layout.tuples + 1), starts), warnings: binaryEndWarnings(file, layout) };
   }
   const syntax = syntaxOf(options);
-  const rules = scanRulesOf(options, serverVersionNum);
+  const rules = scanRulesOf(options, serverVersionNum, file);
   // The header ends at the first record start after offset 0; chunk targets are measured from there.
   const headerTargets = options.header ? [1] : [];
   const targets = [...headerTargets, ...chunkTargets(0, size, chunkBytes).filter((t) => t > 1 || !options.header)];
-  const scan = await scanFileRecords(options.file, syntax, targets, { rules });
+  const scan = await scanFileRecords(file, syntax, targets, { rules });
   const dataStart = options.header ? scan.starts[0] : { offset: 0, line: 1, records: 0 };
   const chunks = buildChunks(dataStart, scan.end, options.header ? scan.starts.slice(1) : scan.starts);
-  return { chunks, warnings: markerWarnings(options.file, size, scan.end, syntax.format) };
+  return { chunks, warnings: markerWarnings(file, size, scan.end, syntax.format) };
 }
 
 /** A marker with data after it: that data is not loaded, as one COPY would not load it. */

@@ -66,7 +66,7 @@ export async function* recordBatches(input: AsyncIterable<Buffer>, batching: Str
     const from = cut;
     cut = next;
     if (!from || next.offset <= from.offset) return undefined;
-    const chunk = { index: index++, start: from.offset, end: next.offset, line: from.line, firstRecord: from.records - headerRecords, records: next.records - from.records };
+    const chunk = { index: index++, file: batching.rules?.file ?? '-', start: from.offset, end: next.offset, line: from.line, firstRecord: from.records - headerRecords, records: next.records - from.records };
     // Copied: a batch must not pin the whole block it came from while it waits for a worker.
     return { chunk, data: Buffer.from(data) };
   };

@@ -136,7 +136,7 @@ export async function defineNewTable(
   if (input.streaming) sampleRecords(head.bytes, options.header ? first.end : 0, { syntax, atEnd: head.whole }, sample);
   for (const [index, chunk] of input.streaming ? [] : chunks.entries()) {
     const end = Math.min(chunk.end, chunk.start + (index === 0 ? HEAD_SAMPLE_BYTES : CHUNK_SAMPLE_BYTES));
-    sampleRecords(await readRange(options.file, chunk.start, end), 0, { syntax, atEnd: end === chunk.end }, sample);
+    sampleRecords(await readRange(chunk.file, chunk.start, end), 0, { syntax, atEnd: end === chunk.end }, sample);
   }
   return defineTable(table, names, sample);
 }

@@ -20,13 +20,13 @@ import { PloaderError } from '../errors.ts';
 import { finalizeSteps, readOutgoingForeignKeys, type FinalizeSteps, type IndexBuildReport } from '../finalize/finalize.ts';
 import { fieldSyntaxOf } from '../input/first-record.ts';
 import { firstRecordOf, readInputHead, type InputHead, type PeekedStream } from '../input/input-head.ts';
-import { checkInputFile } from '../input/input-file.ts';
+import { checkHeadersAgree, inspectFiles, type InputFile } from '../input/input-files.ts';
 import { planChunks } from '../input/split.ts';
 import { isStreamInput } from '../input/stream-batches.ts';
 import type { ResolvedLoadOptions } from '../options.ts';
 import type { PhaseClock } from '../report/phase-clock.ts';
 import { fileFedUniqueKeys, planUpsert, type UniqueKey, type Upsert } from '../rows/conflicts.ts';
-import { chooseRunToResume, dropRun, findLeftoverRuns, ledgerName, readResumeState, type LeftoverRun, type ResumeState } from '../stage/run-ledger.ts';
+import { chooseRunToResume, describeFiles, dropRun, findLeftoverRuns, ledgerName, readResumeState, type LeftoverRun, type ResumeState } from '../stage/run-ledger.ts';
 import type { RunSessions } from '../stage/run-sessions.ts';
 import { stagingTableName } from '../stage/stage.ts';
 import { planIdColumns, type IdColumn, type IdReservation } from '../rows/serial-ids.ts';
@@ -36,9 +36,11 @@ export interface InputFacts {
   file: string;
   /** Standard input or a .gz file: cut into batches as it is read, no byte offsets to return to. */
   streaming: boolean;
-  /** Absolute path, size and mtime of a file, as the run ledger records them. */
-  identity: { file: string; size: number; mtimeMs: number };
-  /** The first bytes of a csv or text input: its first record (and, for --create, more to sample), read once. */
+  /** Every input file, in load order, with its absolute path, size and mtime as the run ledger records them (a stream: itself). */
+  files: InputFile[];
+  /** The size of all of them (standard input: 0, not known before it is read). */
+  bytes: number;
+  /** The first bytes of the (first) csv or text input: its first record (and, for --create, more to sample), read once. */
   head: InputHead | undefined;
   /** A stream, its head put back: what the load reads (undefined for a file). */
   stream: PeekedStream | undefined;
@@ -97,10 +99,11 @@ export interface LoadPlan {
 
 export async function inspectInput(options: ResolvedLoadOptions): Promise<InputFacts> {
   const streaming = isStreamInput(options.file);
-  const file = options.file === '-' ? { size: 0, mtimeMs: 0 } : await checkInputFile(options.file);
+  const files = options.file === '-' ? [{ file: '-', identity: { file: path.resolve('-'), size: 0, mtimeMs: 0 } }] : await inspectFiles(options.files);
   // A stream's head is also the sample --create infers its columns from.
   const { head, stream } = await readInputHead(options, streaming, options.create && streaming ? HEAD_SAMPLE_BYTES : 0);
-  return { file: options.file, streaming, identity: { file: path.resolve(options.file), size: file.size, mtimeMs: file.mtimeMs }, head, stream };
+  await checkHeadersAgree(options, head);
+  return { file: options.file, streaming, files, bytes: files.reduce((sum, f) => sum + f.identity.size, 0), head, stream };
 }
 
 /**
@@ -125,7 +128,7 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
 
   // A stream is cut into batches as it is read (stream-batches.ts); a file is planned up front.
   const noSplit = { chunks: resumed?.state.chunks ?? [], warnings: [] };
-  const split = await clock.time('split', async () => (resumed || input.streaming ? noSplit : planChunks(options, input.identity.size, server.versionNum)));
+  const split = await clock.time('split', async () => (resumed || input.streaming ? noSplit : planChunks(options, input.files.map((f) => ({ file: f.file, size: f.identity.size })), server.versionNum)));
   const { chunks } = split;
   warnings.push(...split.warnings);
   const create = newTable && (await defineNewTable(options, input, chunks, newTable.table));
@@ -242,14 +245,14 @@ async function findRunToResume(
 ): Promise<{ resumed: ResumedRun | undefined; warnings: string[] }> {
   const leftovers = await findLeftoverRuns(client, { oid: target.oid, ...target.table });
   if (!options.resume) return { resumed: undefined, warnings: describeLeftovers(leftovers) };
-  const resumable = chooseRunToResume(leftovers, input.identity);
+  const resumable = chooseRunToResume(leftovers, input.files);
   if (!resumable) {
     throw new PloaderError(
       'NOTHING_TO_RESUME',
       `--resume: no interrupted load of ${qualified(target.table)} was found (looked for run ledgers recording this table by name or oid), so nothing was loaded — load without --resume to start afresh`,
     );
   }
-  const state = await readResumeState(client, resumable);
+  const state = await readResumeState(client, resumable, options.files);
   if (state.stageIntact) return { resumed: { run: resumable, state }, warnings: [] };
   if (!(await tryLockRun(client, resumable.runId))) {
     throw new PloaderError('TARGET_INVALID', `another ploader took over the interrupted load ${resumable.runId} a moment ago — wait for it to finish`);
@@ -264,7 +267,7 @@ function describeLeftovers(leftovers: readonly LeftoverRun[]): string[] {
   return leftovers.map((run) =>
     run.active
       ? `another ploader (run ${run.runId}) is loading into this table right now, into ${qualified(run.stage)}`
-      : `an interrupted load (run ${run.runId}${run.meta ? ` of ${run.meta.file}, started ${run.meta.startedAt}` : ''}) left ${qualified(run.stage)} behind: ploader --resume continues it, ploader --cleanup removes it`,
+      : `an interrupted load (run ${run.runId}${run.meta ? ` of ${describeFiles(run.meta.files.map((f) => f.file))}, started ${run.meta.startedAt}` : ''}) left ${qualified(run.stage)} behind: ploader --resume continues it, ploader --cleanup removes it`,
   );
 }
 

@@ -16,9 +16,10 @@ type Measured = Partial<Pick<LoadReport, 'chunks' | 'bytes'>>;
 function baseReport(plan: LoadPlan, clock: PhaseClock, measured: Measured): Omit<LoadReport, 'dryRun' | 'rows'> {
   return {
     file: plan.options.file,
+    files: plan.options.files,
     table: qualified(plan.target.table),
     rejected: 0,
-    bytes: plan.input.identity.size,
+    bytes: plan.input.bytes,
     chunks: plan.chunks.length,
     workers: plan.options.workers,
     strategy: plan.strategy,
@@ -40,7 +41,9 @@ export function dryRunReport(plan: LoadPlan, clock: PhaseClock, indexBuilds: Ind
 /** A file (or stream) with no records: the target is not touched. */
 export function nothingToLoadReport(plan: LoadPlan, clock: PhaseClock, measured: Measured = {}): LoadReport {
   const unchanged = plan.create ? `${qualified(plan.target.table)} was not created` : `${qualified(plan.target.table)} is unchanged`;
-  plan.warnings.push(`${plan.options.file} holds no rows${plan.options.header ? ' after its header' : ''}: nothing was loaded and ${unchanged}`);
+  const input = plan.options.files.length === 1 ? `${plan.options.file} holds no rows` : `none of the ${plan.options.files.length} files holds any rows`;
+  const header = plan.options.files.length === 1 ? ' after its header' : ' after their headers';
+  plan.warnings.push(`${input}${plan.options.header ? header : ''}: nothing was loaded and ${unchanged}`);
   return { ...baseReport(plan, clock, measured), dryRun: false, rows: 0 };
 }
 

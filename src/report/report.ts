@@ -19,7 +19,10 @@ export interface PhaseTimings {
 }
 
 export interface LoadReport {
+  /** The (first) input file. */
   file: string;
+  /** Every input file, in load order (`[file]` for one). */
+  files: string[];
   table: string;
   dryRun: boolean;
   rows: number;
@@ -51,7 +54,7 @@ export function formatReport(report: LoadReport): string {
   const seconds = report.wallMs / 1000;
   const rows: Array<[string, string]> = [
     ['table', report.table],
-    ['file', report.file],
+    ...fileRows(report),
     ...columnRows(report),
     ['rows', report.rows.toLocaleString('en-US')],
     ...(report.rejected > 0 ? [['rejected', `${report.rejected.toLocaleString('en-US')} → ${report.rejectFile}`] as [string, string]] : []),
@@ -71,6 +74,11 @@ export function formatReport(report: LoadReport): string {
   return lines.join('\n');
 }
 
+/** The input: one file, or several loaded as one. */
+function fileRows(report: LoadReport): Array<[string, string]> {
+  return report.files.length > 1 ? [['files', `${report.files.length}: ${report.files.join(', ')}`]] : [['file', report.file]];
+}
+
 /** What the file fed, what defaults filled, and what was created. */
 function columnRows(report: LoadReport): Array<[string, string]> {
   const rows: Array<[string, string]> = [['columns', report.columns.join(', ')]];
@@ -83,12 +91,13 @@ export function formatPlan(report: LoadReport): string {
   const plan = report.plan;
   if (!plan) return formatReport(report);
   const lines = [
-    `plan for loading ${report.file} (${report.bytes} bytes) into ${report.table} — dry run, nothing loaded`,
+    `plan for loading ${report.files.length > 1 ? `${report.files.length} files` : report.file} (${report.bytes} bytes) into ${report.table} — dry run, nothing loaded`,
+    ...(report.files.length > 1 ? report.files.map((file, i) => `  file ${i + 1}: ${file}, ${describeChunksOf(plan.chunks, file)}`) : []),
     `strategy: ${report.strategy.publish} — ${report.strategy.reason}`,
     ...columnRows(report).map(([label, value]) => `${label === 'created' ? 'create' : label}: ${value}`),
     `stage: ${plan.stage} (${report.strategy.loggedStage ? 'LOGGED' : 'UNLOGGED'})`,
     `chunks: ${plan.chunks.length} over ${report.workers} workers`,
-    ...plan.chunks.map((c) => `  #${c.index}: bytes [${c.start}, ${c.end}) from line ${c.line}`),
+    ...plan.chunks.map((c) => `  #${c.index}: ${report.files.length > 1 ? `${c.file} ` : ''}bytes [${c.start}, ${c.end}) from line ${c.line}`),
     `each chunk: ${plan.copySql}`,
     ...plan.steps.durable.map((s) => `durable: ${s.sql}`),
     ...plan.steps.indexes.map((s) => `index (parallel): ${s.sql}`),
@@ -97,6 +106,15 @@ export function formatPlan(report: LoadReport): string {
     `publish: ${publishStep(report)}`,
   ];
   return lines.join('\n');
+}
+
+/** `chunks #3-#5 (412 records)`, or `no records` for a file with none. */
+function describeChunksOf(chunks: readonly Chunk[], file: string): string {
+  const own = chunks.filter((c) => c.file === file);
+  if (own.length === 0) return 'no records';
+  const records = own.reduce((sum, c) => sum + c.records, 0);
+  const span = own.length === 1 ? `chunk #${own[0].index}` : `chunks #${own[0].index}-#${own[own.length - 1].index}`;
+  return `${span} (${records} record${records === 1 ? '' : 's'})`;
 }
 
 function buildLine(b: IndexBuildReport): [string, string] {

@@ -12,9 +12,11 @@ import path from 'node:path';
 
 /** One log line of the reject file: where the record is and why the server refused it. */
 export interface RejectEntry {
+  /** The input file the record is in (of several, the one it came from). */
+  file: string;
   /** 1-based physical line of the record's first byte in the input. */
   line: number;
-  /** 1-based record number in the input (header not counted). */
+  /** 1-based record number in the input (headers not counted; several files count as their concatenation). */
   record: number;
   column: string | null;
   sqlstate: string | null;

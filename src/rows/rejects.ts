@@ -2,7 +2,7 @@
  * The reject file and its log, assembled at the end of a load from the chunks' spools (reject-spool.ts):
  * for each chunk in input order, its bad rows and its duplicate keys merged by record number. The
  * reject file holds the refused records' original bytes; the `.log` beside it one JSON line per record:
- * `{"line", "record", "column", "sqlstate", "message"}`. Streamed: memory holds one record at a time.
+ * `{"file", "line", "record", "column", "sqlstate", "message"}` (file: the input file the record is in). Streamed: memory holds one record at a time.
  */
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';

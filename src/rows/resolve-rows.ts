@@ -46,9 +46,9 @@ async function applyConflictPolicy(client: pg.Client, plan: LoadPlan): Promise<n
     await locateConflicts(plan, inOrder(sorted), (entry) => {
       named.push(entry);
     });
-    const lines = named.map((r) => `${options.file}:${r.line}: ${r.message}`).join('; ');
+    const lines = named.map((r) => `${r.file}:${r.line}: ${r.message}`).join('; ');
     throw new PloaderError('DUPLICATE_KEY', `${error.message}, nothing was loaded: ${lines} — remove the duplicates, or pass --on-conflict skip (keep the first) or update (keep the last)`, {
-      position: { file: options.file, line: named[0].line, record: named[0].record },
+      position: { file: named[0].file, line: named[0].line, record: named[0].record },
       server: { sqlstate: SQLSTATE.UNIQUE_VIOLATION },
     });
   }
@@ -97,8 +97,8 @@ async function locateConflicts(
         yield recordInChunk;
       }
     }
-    for await (const record of selectRecords({ file: plan.options.file, start: chunk.start, end: chunk.end }, syntax, inChunk())) {
-      const entry = { line: chunk.line + record.line - 1, record: chunk.firstRecord + record.index + 1, column: null, sqlstate: SQLSTATE.UNIQUE_VIOLATION, message: reasons.shift()! };
+    for await (const record of selectRecords({ file: chunk.file, start: chunk.start, end: chunk.end }, syntax, inChunk())) {
+      const entry = { file: chunk.file, line: chunk.line + record.line - 1, record: chunk.firstRecord + record.index + 1, column: null, sqlstate: SQLSTATE.UNIQUE_VIOLATION, message: reasons.shift()! };
       found(entry, record, index);
     }
     if (reasons.length > 0) throw new Error(`chunk ${index} holds fewer records than the stage's locators name`);

@@ -194,16 +194,16 @@ async function cutChunksAt(plan: LoadPlan, chunks: readonly Chunk[], starts: rea
     if (plan.options.format === 'binary') {
       throw new PloaderError('SERVER_ERROR', 'another session drew ids from the sequence while this load reserved its own, so they are not consecutive, and a binary file cannot be cut between tuples here — load again');
     }
-    const source = { file: plan.options.file, start: chunk.start, end: chunk.end, data };
+    const source = { file: chunk.file, start: chunk.start, end: chunk.end, data };
     const wanted = (async function* () {
       yield* inside;
     })();
     let from = { offset: chunk.start, line: chunk.line, record: 0 };
     for await (const record of selectRecords(source, syntaxOf(plan.options), wanted)) {
-      cut.push({ index: cut.length, start: from.offset, end: chunk.start + record.start, line: from.line, firstRecord: chunk.firstRecord + from.record, records: record.index - from.record });
+      cut.push({ index: cut.length, file: chunk.file, start: from.offset, end: chunk.start + record.start, line: from.line, firstRecord: chunk.firstRecord + from.record, records: record.index - from.record });
       from = { offset: chunk.start + record.start, line: chunk.line + record.line - 1, record: record.index };
     }
-    cut.push({ index: cut.length, start: from.offset, end: chunk.end, line: from.line, firstRecord: chunk.firstRecord + from.record, records: chunk.records - from.record });
+    cut.push({ index: cut.length, file: chunk.file, start: from.offset, end: chunk.end, line: from.line, firstRecord: chunk.firstRecord + from.record, records: chunk.records - from.record });
   }
   return cut;
 }

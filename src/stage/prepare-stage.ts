@@ -22,7 +22,7 @@ export async function prepareStage(client: pg.Client, plan: LoadPlan): Promise<v
     runId,
     target: { oid: target.oid, ...target.table },
     stage,
-    ...plan.input.identity,
+    files: plan.input.files.map((f) => f.identity),
     copySql: plan.copySql,
     startedAt: new Date().toISOString(),
     ids: plan.idReservation,
@@ -31,7 +31,7 @@ export async function prepareStage(client: pg.Client, plan: LoadPlan): Promise<v
     ...(plan.create ? createNewTableStageSql(plan.create, stage, runId) : createStageSql(target, stage, runId, plan.strategy.loggedStage)),
     ...(plan.conflicts.locator ? [addLocatorSql(stage)] : []),
     ...stageIdDefaultsSql(plan),
-    ...createLedgerSql(ledger, meta, plan.chunks),
+    ...createLedgerSql(ledger, meta, plan.chunks, plan.options.files),
   ];
   await inTransaction(client, async () => {
     for (const statement of statements) await client.query(statement);

@@ -19,18 +19,28 @@ import { qualified, quoteLiteral, type QualifiedName } from '../db/sql.ts';
 
 export const LEDGER_SUFFIX = '_chunks';
 
-/** Marks a ledger's comment as ploader's run record (and its layout's version). */
-export const RUN_META_KIND = 'ploader run v2';
+/** Marks a ledger's comment as ploader's run record (and its layout's version: v3 records several files). */
+export const RUN_META_KIND = 'ploader run v3';
+/** A run of the layout before: one file in the meta, no file column in the ledger (read as file 0). */
+const RUN_META_KIND_V2 = 'ploader run v2';
+/** The opening every run record's comment shares, whatever its version. */
+const RUN_META_OPENING = '{"kind":"ploader run v';
 
-/** What the ledger records about its run: what a resumed run must match, and what --cleanup drops. */
-export interface RunMeta {
-  kind: typeof RUN_META_KIND;
-  runId: string;
-  target: { oid: number; schema: string; name: string };
-  stage: QualifiedName;
+/** An input file as the run recorded it: absolute path, size and mtime. */
+export interface RunFile {
   file: string;
   size: number;
   mtimeMs: number;
+}
+
+/** What the ledger records about its run: what a resumed run must match, and what --cleanup drops. */
+export interface RunMeta {
+  kind: typeof RUN_META_KIND | typeof RUN_META_KIND_V2;
+  runId: string;
+  target: { oid: number; schema: string; name: string };
+  stage: QualifiedName;
+  /** The input files, in load order; a ledger row's `file` is an index into them. */
+  files: RunFile[];
   copySql: string;
   startedAt: string;
   /** Ids reserved in file order (rows/serial-ids.ts): a resumed run numbers its chunks from the same ranges. */
@@ -52,14 +62,14 @@ export function ledgerName(stage: QualifiedName): QualifiedName {
   return { schema: stage.schema, name: `${stage.name}${LEDGER_SUFFIX}` };
 }
 
-export function createLedgerSql(ledger: QualifiedName, meta: RunMeta, chunks: readonly Chunk[]): string[] {
+export function createLedgerSql(ledger: QualifiedName, meta: RunMeta, chunks: readonly Chunk[], files: readonly string[]): string[] {
   const statements = [
-    `CREATE TABLE ${qualified(ledger)} (chunk int PRIMARY KEY, start_byte bigint NOT NULL, end_byte bigint NOT NULL, line bigint NOT NULL, first_record bigint NOT NULL, records bigint NOT NULL, rows bigint, rejects jsonb)`,
+    `CREATE TABLE ${qualified(ledger)} (chunk int PRIMARY KEY, file int NOT NULL, start_byte bigint NOT NULL, end_byte bigint NOT NULL, line bigint NOT NULL, first_record bigint NOT NULL, records bigint NOT NULL, rows bigint, rejects jsonb)`,
     `COMMENT ON TABLE ${qualified(ledger)} IS ${quoteLiteral(JSON.stringify(meta))}`,
   ];
   if (chunks.length > 0) {
-    const values = chunks.map((c) => `(${c.index}, ${c.start}, ${c.end}, ${c.line}, ${c.firstRecord}, ${c.records})`).join(', ');
-    statements.push(`INSERT INTO ${qualified(ledger)} (chunk, start_byte, end_byte, line, first_record, records) VALUES ${values}`);
+    const values = chunks.map((c) => `(${c.index}, ${files.indexOf(c.file)}, ${c.start}, ${c.end}, ${c.line}, ${c.firstRecord}, ${c.records})`).join(', ');
+    statements.push(`INSERT INTO ${qualified(ledger)} (chunk, file, start_byte, end_byte, line, first_record, records) VALUES ${values}`);
   }
   return statements;
 }
@@ -78,7 +88,7 @@ export async function findLeftoverRuns(client: pg.Client, target: { oid?: number
     `SELECT n.nspname AS schema, c.relname AS name, d.description AS comment
        FROM pg_description d JOIN pg_class c ON c.oid = d.objoid JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE d.classoid = 'pg_class'::regclass AND d.objsubid = 0 AND c.relkind = 'r' AND starts_with(d.description, $1)`,
-    [`{"kind":${JSON.stringify(RUN_META_KIND)}`],
+    [RUN_META_OPENING],
   );
   const runs: LeftoverRun[] = [];
   for (const row of rows) {
@@ -96,8 +106,12 @@ export async function findLeftoverRuns(client: pg.Client, target: { oid?: number
 
 function parseMeta(comment: string): RunMeta | undefined {
   try {
-    const meta = JSON.parse(comment) as RunMeta;
-    return meta.kind === RUN_META_KIND && /^[0-9a-f]{8}$/.test(meta.runId) ? meta : undefined;
+    const meta = JSON.parse(comment) as RunMeta & Partial<RunFile>;
+    if (!/^[0-9a-f]{8}$/.test(meta.runId)) return undefined;
+    if (meta.kind === RUN_META_KIND) return meta;
+    if (meta.kind !== RUN_META_KIND_V2) return undefined;
+    const { file, size, mtimeMs, ...rest } = meta;
+    return { ...rest, files: [{ file: file!, size: size!, mtimeMs: mtimeMs! }] };
   } catch {
     return undefined;
   }
@@ -115,14 +129,16 @@ export interface ResumeState {
   stageLogged: boolean;
 }
 
-export async function readResumeState(client: pg.Client, run: LeftoverRun): Promise<ResumeState> {
-  const { rows } = await client.query<{ chunk: number; start_byte: string; end_byte: string; line: string; first_record: string; records: string; rows: string | null; rejects: number | null }>(
-    `SELECT chunk, start_byte, end_byte, line, first_record, records, rows, rejects FROM ${qualified(run.ledger)} ORDER BY chunk`,
+/** `files`: the load's input files as given, in the order the run recorded them (chooseRunToResume checked it). */
+export async function readResumeState(client: pg.Client, run: LeftoverRun, files: readonly string[]): Promise<ResumeState> {
+  const file = run.meta.kind === RUN_META_KIND_V2 ? '0' : 'file';
+  const { rows } = await client.query<{ chunk: number; file: number; start_byte: string; end_byte: string; line: string; first_record: string; records: string; rows: string | null; rejects: number | null }>(
+    `SELECT chunk, ${file} AS file, start_byte, end_byte, line, first_record, records, rows, rejects FROM ${qualified(run.ledger)} ORDER BY chunk`,
   );
   const state: ResumeState = { chunks: [], done: new Set(), rowsDone: 0, rejected: 0, stageIntact: true, stageLogged: true };
   for (const row of rows) {
     state.chunks.push({
-      index: row.chunk, start: Number(row.start_byte), end: Number(row.end_byte), line: Number(row.line),
+      index: row.chunk, file: files[row.file], start: Number(row.start_byte), end: Number(row.end_byte), line: Number(row.line),
       firstRecord: Number(row.first_record), records: Number(row.records),
     });
     if (row.rows === null) continue;
@@ -143,7 +159,7 @@ export async function dropRun(client: pg.Client, run: Pick<LeftoverRun, 'stage' 
 }
 
 /** The run to resume, or why none can be; undefined when there is nothing to resume. */
-export function chooseRunToResume(runs: readonly LeftoverRun[], identity: { file: string; size: number; mtimeMs: number }): LeftoverRun | undefined {
+export function chooseRunToResume(runs: readonly LeftoverRun[], files: ReadonlyArray<{ file: string; identity: RunFile }>): LeftoverRun | undefined {
   const idle = runs.filter((r) => !r.active);
   if (runs.some((r) => r.active)) {
     throw new PloaderError('TARGET_INVALID', `another ploader is loading into this table right now (run ${runs.find((r) => r.active)!.runId}) — wait for it to finish`);
@@ -156,12 +172,30 @@ export function chooseRunToResume(runs: readonly LeftoverRun[], identity: { file
   if (!run.stageExists) {
     throw new PloaderError('TARGET_INVALID', `the interrupted load ${run.runId} lost its stage ${qualified(run.stage)} (dropped by hand?) — run ploader --cleanup, then load again`);
   }
-  if (run.meta.file !== identity.file || run.meta.size !== identity.size || run.meta.mtimeMs !== identity.mtimeMs) {
-    throw new PloaderError(
-      'INPUT_CHANGED',
-      `the interrupted load ${run.runId} was of ${run.meta.file} (${run.meta.size} bytes); ${identity.file} is not that file or has changed since — run ploader --cleanup, then load again`,
-      { position: { file: identity.file } },
-    );
+  const changed = fileListChange(run.meta.files, files.map((f) => f.identity));
+  if (changed) {
+    throw new PloaderError('INPUT_CHANGED', `the interrupted load ${run.runId} was of ${describeFiles(run.meta.files.map((f) => f.file))}; ${changed} — resume it with the same files, unchanged, in the same order, or run ploader --cleanup, then load again`, {
+      position: { file: files[0].file },
+    });
   }
   return run;
+}
+
+/** Pure: why this load's files are not the ones a run recorded (another list, or a file changed since), or undefined. */
+export function fileListChange(recorded: readonly RunFile[], now: readonly RunFile[]): string | undefined {
+  const names = (files: readonly RunFile[]) => files.map((f) => f.file).join(', ');
+  if (recorded.length !== now.length || recorded.some((r, i) => r.file !== now[i].file)) {
+    return `this load names ${now.length === 1 ? now[0].file : `${now.length} files (${names(now)})`}, not ${recorded.length === 1 ? 'that file' : `those ${recorded.length} files in that order`}`;
+  }
+  const index = recorded.findIndex((r, i) => r.size !== now[i].size || r.mtimeMs !== now[i].mtimeMs);
+  if (index < 0) return undefined;
+  const [was, is] = [recorded[index], now[index]];
+  const how = was.size === is.size ? `been modified since (mtime ${new Date(was.mtimeMs).toISOString()} → ${new Date(is.mtimeMs).toISOString()})` : `changed since (${was.size} → ${is.size} bytes)`;
+  return `${is.file} has ${how}`;
+}
+
+/** `a.csv`, or `3 files (a.csv, b.csv, c.csv)`, for messages and warnings. */
+export function describeFiles(files: readonly string[]): string {
+  if (files.length <= 1) return files[0] ?? '';
+  return `${files.length} files (${files.join(', ')})`;
 }

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildChunks, chunkTargets, type Chunk } from '../../src/plan/chunks.ts';
+import { buildChunks, chunkTargets, type ChunkRange } from '../../src/plan/chunks.ts';
 import { BINARY_TRAILER, BinaryTupleScanner, scanBinaryFile, scanBinaryTuples, type BinaryLayout } from '../../src/input/scan/binary-tuples.ts';
 import { tableFingerprint, useTestDatabase } from '../support/database.ts';
 import { plainCopy, useTempDir } from '../support/fixtures.ts';
@@ -57,7 +57,7 @@ function scanInBlocks(data: Buffer, targets: readonly number[], blockBytes: numb
 }
 
 /** What a worker sends for one chunk: the file's header, the chunk's bytes, the trailer. */
-async function copyChunk(client: pg.Client, file: string, layout: BinaryLayout, chunk: Chunk): Promise<number> {
+async function copyChunk(client: pg.Client, file: string, layout: BinaryLayout, chunk: ChunkRange): Promise<number> {
   const copy = client.query(copyFrom('COPY target FROM STDIN (FORMAT binary)'));
   await pipeline(async function* () {
     yield layout.header;
@@ -68,7 +68,7 @@ async function copyChunk(client: pg.Client, file: string, layout: BinaryLayout, 
 }
 
 /** Chunks as load.ts plans them, with tuple numbers in place of line numbers. */
-function planChunks(layout: BinaryLayout): Chunk[] {
+function planChunks(layout: BinaryLayout): ChunkRange[] {
   return buildChunks(
     { offset: layout.dataStart, line: 1, records: 0 },
     { offset: layout.dataEnd, line: layout.tuples + 1, records: layout.tuples },

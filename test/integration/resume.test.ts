@@ -3,9 +3,9 @@
  * committed chunks without loading any twice; a stage emptied by a server crash means a clean
  * restart; --cleanup removes leftovers.
  */
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { CLI, runCli } from '../support/cli.ts';
+import { runCli } from '../support/cli.ts';
+import { killMidLoad as killMidLoadOf } from '../support/kill-mid-load.ts';
 import { tableFingerprint, useTestDatabase } from '../support/database.ts';
 import { plainCopy, useTempDir } from '../support/fixtures.ts';
 
@@ -33,25 +33,8 @@ async function leftovers(): Promise<string[]> {
 }
 
 /** Starts the CLI, and kill -9s it once `doneChunks` chunks are committed in its ledger. */
-async function killMidLoad(doneChunks: number): Promise<number> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
-  let done = 0;
-  for (let i = 0; i < 600 && done < doneChunks; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    const { rows } = await db.client.query(`SELECT relname FROM pg_class WHERE relname LIKE 'ploader\\_votes\\_%\\_chunks'`);
-    if (rows.length === 0) continue;
-    const counted = await db.client.query(`SELECT count(rows)::int AS n FROM "${rows[0].relname}"`);
-    done = counted.rows[0].n;
-  }
-  child.kill('SIGKILL');
-  await new Promise((r) => child.once('exit', r));
-  // The killed process's server sessions end as soon as the server sees their sockets close.
-  for (let i = 0; i < 100; i++) {
-    const { rows } = await db.client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'ploader copy %'`);
-    if (rows[0].n === 0) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return done;
+function killMidLoad(doneChunks: number): Promise<number> {
+  return killMidLoadOf(db.client, args, { table: 'votes', doneChunks });
 }
 
 async function expectEqualsPlainCopy(): Promise<void> {

@@ -78,6 +78,15 @@ describe('resolveLoadOptions defaults', () => {
     expect(resolveLoadOptions({ file }).format).toBe(format);
   });
 
+  it('files: all of them, in order; the first names the table and the reject file', () => {
+    const resolved = resolveLoadOptions({ files: ['data/votes-1.csv', 'data/votes-2.csv', 'votes-3.csv'] });
+    expect(resolved).toMatchObject({ file: 'data/votes-1.csv', files: ['data/votes-1.csv', 'data/votes-2.csv', 'votes-3.csv'], table: 'votes-1', format: 'csv', rejectFile: 'data/votes-1.csv.rejects' });
+    expect(resolveLoadOptions({ file: 'votes.csv' }).files).toEqual(['votes.csv']);
+    // One stream alone is a list too; an explicit format reads files whose names differ.
+    expect(resolveLoadOptions({ files: ['-'], table: 't' }).files).toEqual(['-']);
+    expect(resolveLoadOptions({ files: ['a.csv', 'b.txt'], format: 'csv' }).format).toBe('csv');
+  });
+
   it('an explicit format wins over the extension', () => {
     expect(resolveLoadOptions({ file: 'votes.txt', format: 'csv' }).format).toBe('csv');
     expect(resolveLoadOptions({ file: 'votes.csv', format: 'text' }).format).toBe('text');
@@ -164,6 +173,15 @@ describe('resolveLoadOptions rejects', () => {
     ['indexMemory with SQL in it', { file: 'v.csv', indexMemory: "64MB'; DROP TABLE x; --" }, 'options.indexMemory must be a size such as "64MB", got "64MB\'; DROP TABLE x; --"'],
     ['an unknown format', { file: 'v.csv', format: 'xml' as 'csv' }, 'options.format must be one of csv, text, binary, got "xml"'],
     ['an empty file name', { file: '' }, 'options.file must name the input file'],
+    ['neither file nor files', {} as LoadOptions, 'options.file must name the input file'],
+    ['file and files', { file: 'a.csv', files: ['b.csv'] }, 'options.file and options.files contradict each other: give one file as `file`, or several as `files`'],
+    ['an empty list of files', { files: [] }, 'options.files must be a non-empty list of input files, got []'],
+    ['an empty name in files', { files: ['a.csv', ''] }, 'options.files must be a non-empty list of input files, got ["a.csv",""]'],
+    ['standard input among files', { files: ['a.csv', '-'], table: 't' }, 'options.files: standard input ("-") is read as a stream, which is loaded on its own — load it in a run of its own'],
+    ['a .gz among files', { files: ['a.csv', 'b.csv.gz'] }, 'options.files: b.csv.gz is read as a stream, which is loaded on its own — load it in a run of its own, or decompress it to a file first'],
+    ['the same file twice', { files: ['a.csv', 'b.csv', 'a.csv'] }, 'options.files names a.csv twice: its rows would be loaded twice — name each file once (load it again in a run of its own if that is meant)'],
+    ['the same file under two paths', { files: ['a.csv', './a.csv'] }, 'options.files names ./a.csv (that is a.csv) twice: its rows would be loaded twice — name each file once (load it again in a run of its own if that is meant)'],
+    ['files whose names say different formats', { files: ['a.csv', 'b.txt'] }, 'options.files: a.csv would be read as csv and b.txt as text (by their names) — give options.format'],
     ['an empty table', { file: 'v.csv', table: '' }, 'options.table must not be empty'],
     ['chunkBytes 0', { file: 'v.csv', chunkBytes: 0 }, 'options.chunkBytes must be a positive integer, got 0'],
     ['an unknown header mode', { file: 'v.csv', header: 'yes' as 'names' }, 'options.header must be true (skip it), "match" (check its names) or "names" (map columns by them), got "yes"'],

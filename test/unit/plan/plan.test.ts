@@ -3,7 +3,7 @@
  * and the chunker end to end on a nasty CSV cut at every chunk size.
  */
 import { describe, expect, it } from 'vitest';
-import { buildChunks, chunkTargets, defaultChunkBytes, type Chunk, type Cut } from '../../../src/plan/chunks.ts';
+import { buildChunks, chunkTargets, concatChunks, defaultChunkBytes, type ChunkRange, type Cut } from '../../../src/plan/chunks.ts';
 import { CHUNKS_PER_WORKER, MAX_DEFAULT_CHUNK_BYTES, MIN_DEFAULT_CHUNK_BYTES } from '../../../src/options.ts';
 import { chooseStrategy, type StrategyInput } from '../../../src/plan/strategy.ts';
 import { stagingTableName } from '../../../src/stage/stage.ts';
@@ -57,7 +57,7 @@ describe('buildChunks', () => {
   const at = (offset: number, line: number, records = line - 1) => ({ offset, line, records });
   const chunk = (start: number, end: number, line: number, firstRecord: number, records: number) => ({ start, end, line, firstRecord, records });
 
-  it.each<[string, Cut, Cut, Cut[], Array<Omit<Chunk, 'index'>>]>([
+  it.each<[string, Cut, Cut, Cut[], Array<Omit<ChunkRange, 'index'>>]>([
     ['one chunk without starts', at(0, 1), at(10, 4, 3), [], [chunk(0, 10, 1, 0, 3)]],
     ['a chunk per distinct start', at(0, 1), at(10, 4, 3), [at(4, 2), at(7, 3)], [chunk(0, 4, 1, 0, 1), chunk(4, 7, 2, 1, 1), chunk(7, 10, 3, 2, 1)]],
     ['targets that found the same start collapse (a record longer than a chunk)', at(0, 1), at(10, 5, 2), [at(6, 4, 1), at(6, 4, 1), at(6, 4, 1)], [
@@ -86,6 +86,33 @@ describe('buildChunks', () => {
     ['a header that is the whole file, without a newline', at(9, 1, 1), at(9, 1, 1), []],
   ])('no chunks for %s', (_, dataStart, dataEnd, starts) => {
     expect(buildChunks(dataStart, dataEnd, starts)).toEqual([]);
+  });
+});
+
+describe('concatChunks: several files as their concatenation', () => {
+  const range = (index: number, start: number, end: number, firstRecord: number, records: number) => ({ index, start, end, line: 1 + firstRecord, firstRecord, records });
+
+  it('numbers chunks on across the files and counts records on from the files before', () => {
+    const chunks = concatChunks([
+      { file: 'a.csv', chunks: [range(0, 0, 100, 0, 10), range(1, 100, 180, 10, 7)] },
+      { file: 'empty.csv', chunks: [] },
+      { file: 'b.csv', chunks: [range(0, 20, 90, 0, 5)] },
+      { file: 'c.csv', chunks: [range(0, 0, 40, 0, 3), range(1, 40, 70, 3, 2)] },
+    ]);
+    expect(chunks.map((c) => [c.index, c.file, c.start, c.end, c.firstRecord, c.records])).toEqual([
+      [0, 'a.csv', 0, 100, 0, 10],
+      [1, 'a.csv', 100, 180, 10, 7],
+      [2, 'b.csv', 20, 90, 17, 5],
+      [3, 'c.csv', 0, 40, 22, 3],
+      [4, 'c.csv', 40, 70, 25, 2],
+    ]);
+    // Lines stay each file's own.
+    expect(chunks[2].line).toBe(1);
+  });
+
+  it('one file is its chunks, with the file named', () => {
+    const chunks = [range(0, 0, 100, 0, 10)];
+    expect(concatChunks([{ file: 'a.csv', chunks }])).toEqual([{ ...chunks[0], file: 'a.csv' }]);
   });
 });
 
@@ -194,7 +221,7 @@ function referenceRecordStarts(data: Buffer, quote: number): Array<{ offset: num
 }
 
 /** Plans chunks as split.ts does: header end found by the scanner, targets from the data start. */
-function planChunks(data: Buffer, chunkBytes: number, header: boolean): { dataStart: number; chunks: Chunk[] } {
+function planChunks(data: Buffer, chunkBytes: number, header: boolean): { dataStart: number; chunks: ChunkRange[] } {
   const dataStart = header ? findRecordStarts(data, CSV, [1])[0] : { offset: 0, line: 1, records: 0 };
   const { starts, end } = scanRecords(data, CSV, chunkTargets(dataStart.offset, data.length, chunkBytes));
   return { dataStart: dataStart.offset, chunks: buildChunks(dataStart, end, starts) };

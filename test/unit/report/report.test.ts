@@ -17,6 +17,7 @@ const SWAP: Strategy = {
 function report(overrides: Partial<LoadReport> = {}): LoadReport {
   return {
     file: 'votes.csv',
+    files: ['votes.csv'],
     table: 'public.votes',
     dryRun: false,
     rows: 7_500_000,
@@ -110,8 +111,8 @@ describe('formatPlan', () => {
     stage: '"public"."ploader_votes_a1b2c3d4"',
     copySql,
     chunks: [
-      { index: 0, start: 20, end: 1000, line: 2, firstRecord: 0, records: 38 },
-      { index: 1, start: 1000, end: 2048, line: 40, firstRecord: 38, records: 40 },
+      { index: 0, file: 'votes.csv', start: 20, end: 1000, line: 2, firstRecord: 0, records: 38 },
+      { index: 1, file: 'votes.csv', start: 1000, end: 2048, line: 40, firstRecord: 38, records: 40 },
     ],
     steps: {
       stage: { schema: 'public', name: 'ploader_votes_a1b2c3d4' },
