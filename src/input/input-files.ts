@@ -40,18 +40,20 @@ export async function checkFilesUnchanged(files: readonly InputFile[]): Promise<
 }
 
 /**
- * --header match or names over several files: each later file's header must equal the first's,
- * field for field (an empty file has none, and loads nothing, as COPY with HEADER loads nothing).
+ * --header match or names over several files: each later file's header must equal the first's (of
+ * the first file that is not empty), field for field; an empty file has none, and loads nothing, as
+ * COPY with HEADER loads nothing from it.
  * A header in another order would need a column list of its own; ploader loads every file with one.
  */
-export async function checkHeadersAgree(options: ResolvedLoadOptions, firstHead: InputHead | undefined): Promise<void> {
+export async function checkHeadersAgree(options: ResolvedLoadOptions, first: { file: string; head: InputHead | undefined }): Promise<void> {
   if (options.files.length < 2 || (options.headerMode !== 'match' && options.headerMode !== 'names')) return;
   const syntax = fieldSyntaxOf(options);
-  const first = firstRecordOf(firstHead, syntax);
-  for (const file of options.files.slice(1)) {
+  const fields = firstRecordOf(first.head, syntax);
+  if (!fields) return;
+  for (const file of options.files.slice(options.files.indexOf(first.file) + 1)) {
     const header = firstRecordOf(await readFileHead(file, syntaxOf(options), 0), syntax);
     if (!header) continue;
-    const difference = headerDifference({ file: options.file, fields: first ?? [] }, header);
+    const difference = headerDifference({ file: first.file, fields }, header);
     if (difference === undefined) continue;
     throw new PloaderError(
       'TARGET_INVALID',

@@ -40,8 +40,10 @@ export interface InputFacts {
   files: InputFile[];
   /** The size of all of them (standard input: 0, not known before it is read). */
   bytes: number;
-  /** The first bytes of the (first) csv or text input: its first record (and, for --create, more to sample), read once. */
+  /** The first bytes of a csv or text input: its first record (and, for --create, more to sample), read once. */
   head: InputHead | undefined;
+  /** The file `head` is of: the first that is not empty (an empty file has no header, nor a first record). */
+  headFile: string;
   /** A stream, its head put back: what the load reads (undefined for a file). */
   stream: PeekedStream | undefined;
 }
@@ -100,10 +102,11 @@ export interface LoadPlan {
 export async function inspectInput(options: ResolvedLoadOptions): Promise<InputFacts> {
   const streaming = isStreamInput(options.file);
   const files = options.file === '-' ? [{ file: '-', identity: { file: path.resolve('-'), size: 0, mtimeMs: 0 } }] : await inspectFiles(options.files);
+  const headFile = (files.find((f) => f.identity.size > 0) ?? files[0]).file;
   // A stream's head is also the sample --create infers its columns from.
-  const { head, stream } = await readInputHead(options, streaming, options.create && streaming ? HEAD_SAMPLE_BYTES : 0);
-  await checkHeadersAgree(options, head);
-  return { file: options.file, streaming, files, bytes: files.reduce((sum, f) => sum + f.identity.size, 0), head, stream };
+  const { head, stream } = await readInputHead({ ...options, file: headFile }, streaming, options.create && streaming ? HEAD_SAMPLE_BYTES : 0);
+  await checkHeadersAgree(options, { file: headFile, head });
+  return { file: options.file, streaming, files, bytes: files.reduce((sum, f) => sum + f.identity.size, 0), head, headFile, stream };
 }
 
 /**
@@ -118,7 +121,7 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
   const existing = newTable ? undefined : await fenceTarget(sessions, options);
   const server = await readServerFacts(admin);
   const found = existing && (await readTargetFacts(admin, existing));
-  const fileColumns = found && resolveFileColumns(found, options, firstRecordOf(input.head, fieldSyntaxOf(options)));
+  const fileColumns = found && resolveFileColumns(found, { ...options, file: input.headFile }, firstRecordOf(input.head, fieldSyntaxOf(options)));
   const table = found?.table ?? newTable!.table;
   const { resumed, warnings } = await findRunToResume(admin, options, { oid: found?.oid, table }, input);
   // The first error in file order, before anything is written and before a large file is scanned.
@@ -131,7 +134,7 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
   const split = await clock.time('split', async () => (resumed || input.streaming ? noSplit : planChunks(options, input.files.map((f) => ({ file: f.file, size: f.identity.size })), server.versionNum)));
   const { chunks } = split;
   warnings.push(...split.warnings);
-  const create = newTable && (await defineNewTable(options, input, chunks, newTable.table));
+  const create = newTable && (await defineNewTable({ ...options, file: input.headFile }, input, chunks, newTable.table));
   const { target, columns, defaulted } = create ? newTableColumns(create, newTable.owner) : { target: found!, ...fileColumns! };
   const strategy = chooseStrategy({
     server,

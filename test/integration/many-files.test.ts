@@ -7,8 +7,11 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { to as copyTo } from 'pg-copy-streams';
 import { describe, expect, it } from 'vitest';
 import { PloaderError } from '../../src/errors.ts';
 import { load } from '../../src/index.ts';
@@ -33,7 +36,7 @@ const parts = [records(0, 900), records(900, 1300), records(2200, 700)];
 const [first, second, third] = ['first.csv', 'second.csv', 'third.csv'].map((name, i) => write(name, parts[i].join('')));
 const FILES = [first, second, third];
 /** A file in a folder of the temp dir (so that it can have the same name as another). */
-function writeAt(relative: string, content: string): string {
+function writeAt(relative: string, content: string | Buffer): string {
   mkdirSync(path.join(path.dirname(first), path.dirname(relative)), { recursive: true });
   return write(relative, content);
 }
@@ -47,6 +50,12 @@ const serial = (name: string) => `CREATE TABLE ${name} (voteid serial PRIMARY KE
 
 async function freshPair(ddl = serial): Promise<void> {
   await db.client.query(`DROP TABLE IF EXISTS votes, twin; ${ddl('votes')}; ${ddl('twin')};`);
+}
+
+async function binaryOf(query: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  await pipeline(db.client.query(copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`)), new Writable({ write(chunk: Buffer, _e, done) { parts.push(chunk); done(); } }));
+  return Buffer.concat(parts);
 }
 
 /** `\copy` of each file into the twin, in order: what the load must equal. */
@@ -89,6 +98,25 @@ describe('several files in one load', () => {
     const report = await load({ files: FILES, table: 'votes', db: db.url, columns: COLUMNS, workers: 2 });
     expect(report.strategy.publish).toBe('direct');
     await copyEachIntoTwin(FILES);
+    await expectSameRowsAndIds();
+  });
+
+  it.each([
+    { workers: 3, chunkBytes: 4096, trigger: false },
+    { workers: 1, chunkBytes: undefined, trigger: true },
+  ])('binary files, each with its own header and trailer: equal one binary COPY of each (workers $workers, straight into the target: $trigger)', async ({ workers, chunkBytes, trigger }) => {
+    await db.client.query('CREATE OR REPLACE FUNCTION pass_row() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$');
+    const withTrigger = (name: string) => `${serial(name)}; CREATE TRIGGER ${name}_fires BEFORE INSERT ON ${name} FOR EACH ROW EXECUTE FUNCTION pass_row()`;
+    await freshPair(trigger ? withTrigger : serial);
+    const binary = await Promise.all(FILES.map(async (file, i) => {
+      await db.client.query('TRUNCATE twin');
+      await plainCopy(db.client, `COPY twin (${COLUMNS.join(', ')}) FROM STDIN (FORMAT csv)`, file);
+      return writeAt(`binary/part-${i}.bin`, await binaryOf(`SELECT ${COLUMNS.join(', ')} FROM twin ORDER BY voteid`));
+    }));
+    await freshPair(trigger ? withTrigger : serial);
+    const report = await load({ files: binary, table: 'votes', db: db.url, columns: COLUMNS, workers, chunkBytes });
+    expect(report.strategy.publish).toBe(trigger ? 'direct' : 'swap');
+    for (const file of binary) await plainCopy(db.client, `COPY twin (${COLUMNS.join(', ')}) FROM STDIN (FORMAT binary)`, file);
     await expectSameRowsAndIds();
   });
 
@@ -150,6 +178,16 @@ describe('several files in one load', () => {
     it.each([true, 'match', 'names'] as const)('--header %s: each file\'s header is skipped, the rows are the files\' own', async (mode) => {
       await freshPair();
       await load({ files: withHeader, table: 'votes', db: db.url, header: mode, workers: 2, chunkBytes: 900, ...(mode === 'names' ? {} : { columns: COLUMNS }) });
+      await copyEachIntoTwin(withHeader, 'FORMAT csv, HEADER true');
+      await expectSameRowsAndIds();
+    });
+
+    it('--header names: an empty first file and a file of only a header load nothing; the columns come from the first header there is', async () => {
+      await freshPair();
+      const empty = writeAt('headers/empty.csv', '');
+      const headerOnly = writeAt('headers/header-only.csv', header);
+      const report = await load({ files: [empty, withHeader[0], headerOnly, withHeader[1], withHeader[2]], table: 'votes', db: db.url, header: 'names', workers: 2 });
+      expect(report.columns).toEqual(COLUMNS);
       await copyEachIntoTwin(withHeader, 'FORMAT csv, HEADER true');
       await expectSameRowsAndIds();
     });
