@@ -5,7 +5,7 @@
  * per file; a shell glob is a list of files.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -171,6 +171,17 @@ describe('several files in one load', () => {
     expect(await tableFingerprint(db.client, 'votes', COLUMNS)).toEqual(await tableFingerprint(db.client, 'twin', COLUMNS));
   });
 
+  it('--on-conflict skip with a key repeated in a later file: the first is kept, the later set aside naming its file:line', async () => {
+    await db.client.query('DROP TABLE IF EXISTS users; CREATE TABLE users (id int PRIMARY KEY, name text)');
+    const files = [writeAt('keys/u1.csv', '1,a\n2,b\n3,c\n'), writeAt('keys/u2.csv', '4,d\n2,"B\nB"\n5,e\n'), writeAt('keys/u3.csv', '6,f\n1,A\n')];
+    const report = await load({ files, table: 'users', db: db.url, onConflict: 'skip', workers: 2, chunkBytes: 4 });
+    expect(report.rows).toBe(6);
+    expect(readFileSync(`${files[0]}.rejects`, 'utf8')).toBe('2,"B\nB"\n1,A\n');
+    const log = readFileSync(`${files[0]}.rejects.log`, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { file: string; line: number; record: number });
+    expect(log.map(({ file, line, record }) => [file, line, record])).toEqual([[files[1], 2, 5], [files[2], 2, 8]]);
+    expect((await db.client.query("SELECT string_agg(id || '=' || name, ' ' ORDER BY id) AS rows FROM users")).rows[0].rows).toBe('1=a 2=b 3=c 4=d 5=e 6=f');
+  });
+
   describe('headers, one per file', () => {
     const header = 'username,link,score\n';
     const withHeader = parts.map((recs, i) => writeAt(`headers/h${i}.csv`, header + recs.join('')));
@@ -267,11 +278,14 @@ describe('an interrupted load of several files', () => {
   // Slow rows, so that a kill lands mid-load.
   const slow = (name: string) =>
     `CREATE TABLE ${name} (voteid serial PRIMARY KEY, username text NOT NULL, link text NOT NULL, score int NOT NULL CHECK (slow_ok(score)))`;
-  const args = ['--db', db.url, '--table', 'votes', '--columns', COLUMNS.join(','), '--workers', '2', '--chunk-size', '8kB', ...FILES];
+  const args = ['--db', db.url, '--table', 'votes', '--columns', COLUMNS.join(','), '--workers', '2', '--chunk-size', '4kB', ...FILES];
 
   it('kill -9, a --resume with another list is refused with the reason, then --resume with the same list equals the three \\copys', async () => {
-    await db.client.query("CREATE OR REPLACE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE sql AS 'SELECT pg_sleep(0.0005) IS NOT NULL'");
+    await db.client.query("CREATE OR REPLACE FUNCTION slow_ok(int) RETURNS boolean LANGUAGE sql AS 'SELECT pg_sleep(0.001) IS NOT NULL'");
     await freshPair(slow);
+    // An mtime that can be put back exactly (stat's has more precision than utimes takes).
+    const wholeSecond = Math.floor(Date.now() / 1000) - 60;
+    utimesSync(second, wholeSecond, wholeSecond);
     expect(await killMidLoad(db.client, args, { table: 'votes', doneChunks: 3 })).toBeGreaterThanOrEqual(3);
     const ledger = (await db.client.query(`SELECT relname FROM pg_class WHERE relname LIKE 'ploader\\_votes\\_%\\_chunks'`)).rows[0].relname as string;
     // The ledger says which file each chunk is of: all three are there.
@@ -284,6 +298,13 @@ describe('an interrupted load of several files', () => {
     expect(fewer.stderr).toMatch(/resume it with the same files, unchanged, in the same order, or run ploader --cleanup/);
     const reordered = await runCli(['--resume', ...args.slice(0, -3), second, first, third]);
     expect(reordered.stderr).toMatch(/this load names 3 files .*, not those 3 files in that order/);
+
+    // A file touched since: refused too, naming it (its whole-second mtime, set before the load, put back after).
+    utimesSync(second, wholeSecond + 5, wholeSecond + 5);
+    const touched = await runCli(['--resume', ...args]);
+    expect(touched.code).not.toBe(0);
+    expect(touched.stderr).toContain(`${path.resolve(second)} has been modified since`);
+    utimesSync(second, wholeSecond, wholeSecond);
 
     const resumed = await runCli(['--resume', ...args]);
     expect(resumed.stderr).toMatch(/load: \d+ chunks \(\d+ done before\)/);
