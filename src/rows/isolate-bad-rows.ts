@@ -69,6 +69,16 @@ const MAIN_WINDOW_BYTES = 128 * 1024;
  * the 64 subtransactions a backend caches before every snapshot in the cluster gets slower.
  */
 export const MAX_SAVEPOINT_WINDOWS = 32;
+/**
+ * A run of at least this many consecutive good records goes as a COPY of its own bytes, the counters
+ * set to its first record, instead of record by record with counter values written into each: the
+ * per-record path cost ~2 µs of client CPU a record (1M votes, 104 bad rows, 2 workers: 4.9 s of
+ * client CPU against 0.6 s clean), a run's COPY one round trip.
+ */
+const RAW_RUN_RECORDS = 256;
+/** Records before the first bad row are handed on in runs of at most this many bytes (memory stays bounded). */
+const RUN_FLUSH_BYTES = 1 << 20;
+const NONE_SKIPPED: ReadonlySet<number> = new Set();
 /** Weight of the latest good run in the running mean. */
 const GAP_WEIGHT = 0.25;
 
@@ -136,14 +146,23 @@ async function loadUpTo(
   context: IsolationContext,
 ): Promise<RecordWithBytes | undefined> {
   let good: RecordWithBytes | undefined;
+  let run: RecordWithBytes[] = [];
+  let runBytes = 0;
   for (let next = await records.next(); !next.done; next = await records.next()) {
     const record = next.value;
     if (record.serverLine < first.serverLine) {
-      await loader.add(record);
+      run.push(record);
+      runBytes += record.bytes.length;
+      if (runBytes >= RUN_FLUSH_BYTES) {
+        await loader.addGood(run, NONE_SKIPPED);
+        run = [];
+        runBytes = 0;
+      }
       good = record;
       continue;
     }
     if (record.serverLine > first.serverLine) break;
+    await loader.addGood(run, NONE_SKIPPED);
     context.reject(record, first.reason);
     return good;
   }
@@ -152,7 +171,9 @@ async function loadUpTo(
 
 /** The probe's windows: records not yet checked, in order, and the last good record to prime a window with. */
 class ProbeWindows {
+  /** Records checked again after a failed window: queue[head...] (an index, not shift(): a window's tail may hold tens of thousands). */
   private queue: RecordWithBytes[] = [];
+  private head = 0;
   private exhausted = false;
   private windowBytes = FIRST_WINDOW_BYTES;
   /** Running mean of the good runs between bad rows, in bytes (-1 before the first). */
@@ -181,7 +202,7 @@ class ProbeWindows {
     const window: RecordWithBytes[] = [];
     let bytes = 0;
     while (bytes < this.windowBytes) {
-      let record = this.queue.shift();
+      let record = this.head < this.queue.length ? this.queue[this.head++] : undefined;
       if (!record && !this.exhausted) {
         const next = await this.records.next();
         if (next.done) this.exhausted = true;
@@ -206,7 +227,8 @@ class ProbeWindows {
   /** Record `at` was bad: those before it were good (but the skipped ones), those after it are checked again. */
   failedAt(window: RecordWithBytes[], at: number, skipped: ReadonlySet<number>): void {
     this.keepPrimer(window, at, skipped);
-    this.queue = window.slice(at + 1).concat(this.queue);
+    this.queue = window.slice(at + 1).concat(this.queue.slice(this.head));
+    this.head = 0;
     let goodBytes = 0;
     for (let i = 0; i < at; i++) goodBytes += window[i].bytes.length;
     // Twice the usual distance between bad rows (a running mean of the good runs, so one bad row
@@ -374,7 +396,8 @@ class GoodRecordLoader {
    */
   async addGood(records: readonly RecordWithBytes[], skipped: ReadonlySet<number>): Promise<void> {
     if (records.length === 0) return;
-    if (skipped.size > 0 || this.injection || this.counters.length === 0) {
+    const rawRun = this.counters.length > 0 && (!this.injection || records.length >= RAW_RUN_RECORDS);
+    if (skipped.size > 0 || !rawRun) {
       for (let i = 0; i < records.length; i++) if (!skipped.has(i)) await this.add(records[i]);
       return;
     }

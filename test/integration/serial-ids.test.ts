@@ -105,4 +105,18 @@ describe('ids in file order, row by row as one COPY gives them', () => {
     const rows = async (table: string) => (await db.client.query(`SELECT voteid, username, link FROM ${table} ORDER BY voteid`)).rows;
     expect(await rows('votes')).toEqual(await rows('twin'));
   });
+
+  it('long good runs between bad rows go as COPYs of their own bytes, the ids still those of the file', async () => {
+    await freshPair(serial);
+    const bad = [...records];
+    for (const at of [700, 701, 1500, 2999]) bad[at] = `u${at},link,notanumber\n`;
+    const dirty = write('dirty-runs.csv', bad.join(''));
+    // One chunk per worker: runs of hundreds of records before, between and after the bad rows.
+    const report = await load({ file: dirty, table: 'votes', db: db.url, columns: COLUMNS, workers: 1, maxErrors: 10 });
+    expect(report.rejected).toBe(4);
+    await plainCopy(db.client, `COPY twin (${COLUMNS.join(', ')}) FROM STDIN (FORMAT csv)`, file);
+    await db.client.query(`DELETE FROM twin WHERE username IN ('u700', 'u701', 'u1500', 'u2999')`);
+    const rows = async (table: string) => (await db.client.query(`SELECT voteid, username, link, score FROM ${table} ORDER BY voteid`)).rows;
+    expect(await rows('votes')).toEqual(await rows('twin'));
+  });
 });
