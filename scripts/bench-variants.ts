@@ -149,7 +149,7 @@ async function parallelCopy(db: string, { file, table, columns, rows }: Workload
     cuts.slice(0, -1).map(async (start, i) => {
       const client = await connectClient(db, `variants copy ${i}`);
       try {
-        return await copyFile(client, sql, file, start, cuts[i + 1]);
+        return await copyFile(client, sql, file, { start, end: cuts[i + 1] });
       } finally {
         await client.end();
       }

@@ -72,7 +72,8 @@ export function copySql(workload: Workload): string {
 }
 
 /** COPY of the byte range [start, end) of `file` (all of it by default); returns the server's row count. */
-export async function copyFile(client: pg.Client, sql: string, file: string, start = 0, end?: number): Promise<number> {
+export async function copyFile(client: pg.Client, sql: string, file: string, range: { start: number; end?: number } = { start: 0 }): Promise<number> {
+  const { start, end } = range;
   const copy = client.query(copyFrom(sql));
   await pipeline(createReadStream(file, { start, end: end === undefined ? undefined : end - 1, highWaterMark: 1 << 20 }), copy);
   return copy.rowCount ?? 0;

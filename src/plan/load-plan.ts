@@ -126,7 +126,7 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
   const { resumed, warnings } = await findRunToResume(admin, options, { oid: found?.oid, table }, input);
   // The first error in file order, before anything is written and before a large file is scanned.
   if (found && fileColumns && !resumed && found.stageBlocker === undefined) {
-    await probeFirstRecords(admin, found, fileColumns.columns, options, planIdColumns(found, fileColumns.columns).map((id) => id.column));
+    await probeFirstRecords(admin, { target: found, columns: fileColumns.columns, numbered: planIdColumns(found, fileColumns.columns).map((id) => id.column) }, options);
   }
 
   // A stream is cut into batches as it is read (stream-batches.ts); a file is planned up front.

@@ -69,7 +69,15 @@ export const PROBE_BYTES = 64 * 1024;
  * then fails at once, naming line 1, with hints (mapping-hints.ts), as one COPY would, however large
  * the file. Standard input cannot be read twice: its first batch's errors get the same hints.
  */
-export async function probeFirstRecords(client: pg.Client, target: TargetFacts, columns: string[], options: ResolvedLoadOptions, numbered: readonly string[]): Promise<void> {
+/** What the probe loads into: the target's shape, the columns the file feeds, and the sequence-numbered columns left empty. */
+export interface ProbeTarget {
+  target: TargetFacts;
+  columns: string[];
+  numbered: readonly string[];
+}
+
+export async function probeFirstRecords(client: pg.Client, probe: ProbeTarget, options: ResolvedLoadOptions): Promise<void> {
+  const { target, columns, numbered } = probe;
   // With --max-errors bad rows are expected: they are set aside, not a reason to stop.
   if (options.format === 'binary' || options.file === '-' || options.maxErrors > 0) return;
   // Without TEMP there is no twin: the first chunk's COPY judges the records instead.
