@@ -28,12 +28,17 @@ export function chunkSessionRole(runId: string, chunk: number): string {
   return sessionRole(runId, `copy ${Math.trunc(chunk)}`);
 }
 
+/** SQL: the chunk number in an application_name that chunkSessionRole made, NULL in any other session's. */
+function chunkOfSession(applicationName: string): string {
+  return `substring(${applicationName} FROM ' copy (\\d+) [^ ]+$')::bigint`;
+}
+
 /** Cancels the statements of the sessions copying chunks after `chunk` (see chunkSessionRole). */
 export async function cancelChunksAfter(client: pg.Client, runId: string, chunk: number): Promise<void> {
   await client
     .query(
       `SELECT pg_cancel_backend(pid) FROM pg_stat_activity
-        WHERE application_name LIKE $1 AND substring(application_name FROM ' copy (\\d+) [^ ]+$')::bigint > $2`,
+        WHERE application_name LIKE $1 AND ${chunkOfSession('application_name')} > $2`,
       [runSessionPattern(runId), chunk],
     )
     .catch(() => {});
@@ -44,10 +49,10 @@ export async function chunkSessionsOfRun(client: pg.Client, runId: string): Prom
   const { rows } = await client.query<{
     pid: number; chunk: string; state: string | null; wait_event: string | null; query_start: string | null; state_change: string | null; query: string; bytes: string | null; tuples: string | null;
   }>(
-    `SELECT a.pid, substring(a.application_name FROM ' copy (\\d+) [^ ]+$') AS chunk, a.state, a.wait_event, a.query_start::text, a.state_change::text,
+    `SELECT a.pid, ${chunkOfSession('a.application_name')} AS chunk, a.state, a.wait_event, a.query_start::text, a.state_change::text,
             a.query, p.bytes_processed::text AS bytes, p.tuples_processed::text AS tuples
        FROM pg_stat_activity a LEFT JOIN pg_stat_progress_copy p ON p.pid = a.pid
-      WHERE a.application_name LIKE $1 AND a.application_name ~ ' copy \\d+ [^ ]+$'`,
+      WHERE a.application_name LIKE $1 AND ${chunkOfSession('a.application_name')} IS NOT NULL`,
     [runSessionPattern(runId)],
   );
   return rows.map((r) => ({

@@ -57,6 +57,8 @@ export interface ServerFacts {
   versionNum: number;
   /** lc_messages: ploader reads one server message (ON_ERROR ignore's NOTICE) and only in English. */
   lcMessages: string;
+  /** The role may create temporary tables (and sequences) in this database: the option check's and the probe's twins, and the stage's per-session counters, need it. */
+  tempAllowed: boolean;
   walLevel: 'minimal' | 'replica' | 'logical';
   maxParallelMaintenanceWorkers: number;
 }
@@ -89,12 +91,14 @@ export interface ResolvedTable {
 }
 
 export async function readServerFacts(client: pg.Client): Promise<ServerFacts> {
-  const { rows } = await client.query<{ v: string; wal: string; pmw: string; lc: string }>(
-    "SELECT current_setting('server_version_num') AS v, current_setting('wal_level') AS wal, current_setting('max_parallel_maintenance_workers') AS pmw, current_setting('lc_messages') AS lc",
+  const { rows } = await client.query<{ v: string; wal: string; pmw: string; lc: string; temp: boolean }>(
+    `SELECT current_setting('server_version_num') AS v, current_setting('wal_level') AS wal, current_setting('max_parallel_maintenance_workers') AS pmw,
+            current_setting('lc_messages') AS lc, has_database_privilege(current_database(), 'TEMP') AS temp`,
   );
   return {
     versionNum: Number(rows[0].v),
     lcMessages: rows[0].lc,
+    tempAllowed: rows[0].temp,
     walLevel: rows[0].wal as ServerFacts['walLevel'],
     maxParallelMaintenanceWorkers: Number(rows[0].pmw),
   };

@@ -10,7 +10,7 @@ import { readServerFacts, readTargetFacts, resolveTargetName, type ResolvedTable
 import type { Chunk } from './chunks.ts';
 import { claimNewTable, defineNewTable, HEAD_SAMPLE_BYTES, newTableColumns } from './create-target.ts';
 import { resolveFileColumns } from './file-columns.ts';
-import { checkCopyOptions, mayCreateTempTables, probeFirstRecords } from './preflight.ts';
+import { checkCopyOptions, probeFirstRecords } from './preflight.ts';
 import { columnDefinitionsSql, type TableDefinition } from './table-definition.ts';
 import { chooseStrategy, type Strategy } from './strategy.ts';
 import { tryLockRun, unlockRun } from '../copy/run-identity.ts';
@@ -124,9 +124,12 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
   const fileColumns = found && resolveFileColumns(found, { ...options, file: input.headFile }, firstRecordOf(input.head, fieldSyntaxOf(options)));
   const table = found?.table ?? newTable!.table;
   const { resumed, warnings } = await findRunToResume(admin, options, { oid: found?.oid, table }, input);
+  // The sequence-filled columns the file does not feed (a table --create makes has none).
+  const ids = found && fileColumns ? planIdColumns(found, fileColumns.columns) : [];
   // The first error in file order, before anything is written and before a large file is scanned.
-  if (found && fileColumns && !resumed && found.stageBlocker === undefined) {
-    await probeFirstRecords(admin, { target: found, columns: fileColumns.columns, numbered: planIdColumns(found, fileColumns.columns).map((id) => id.column) }, options);
+  // Without TEMP there is no twin to probe: the first chunk's COPY judges the records instead.
+  if (found && fileColumns && !resumed && found.stageBlocker === undefined && server.tempAllowed) {
+    await probeFirstRecords(admin, { target: found, columns: fileColumns.columns, numbered: ids.map((id) => id.column) }, options);
   }
 
   // A stream is cut into batches as it is read (stream-batches.ts); a file is planned up front.
@@ -145,13 +148,15 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
     swapBlockers: target.swapBlockers,
     persistence: target.persistence,
     firingTriggers: options.truncate ? [...new Set([...target.triggers.onInsert, ...target.triggers.onTruncate])] : target.triggers.onInsert,
-    stageBlocker: target.stageBlocker ?? (await tempBlocker(admin, options, planIdColumns(target, columns))),
+    stageBlocker: target.stageBlocker ?? (server.tempAllowed ? undefined : tempBlocker(options, ids)),
     stageNeededFor: stageNeededFor(options),
     resumedStageLogged: resumed?.state.stageLogged,
     creating: create !== undefined,
   });
   // The direct COPY is judged by the server at once, with nothing loaded; the others are checked first.
-  if (strategy.publish !== 'direct') await checkCopyOptions(admin, create ? { definition: columnDefinitionsSql(create.columns) } : { like: target.table }, columns, options);
+  // One COPY needs no TEMP: without it there is no twin, and the first chunk's COPY judges the options
+  // (before any row is in, so nothing is loaded either way).
+  if (strategy.publish !== 'direct' && server.tempAllowed) await checkCopyOptions(admin, create ? { definition: columnDefinitionsSql(create.columns) } : { like: target.table }, columns, options);
   const runId = resumed?.run.runId ?? (await newRunId(main));
   if (resumed && !(await tryLockRun(main, runId))) {
     throw new PloaderError('TARGET_INVALID', `another ploader took over the interrupted load ${runId} a moment ago — wait for it to finish`);
@@ -184,7 +189,7 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
     steps: finalizeSteps({ strategy, target, stage, runId }, outgoing.filter((fk) => !present.has(fk.name))),
     conflicts,
     // One COPY into the target draws its ids in file order itself.
-    ids: strategy.publish === 'direct' ? [] : planIdColumns(target, columns),
+    ids: strategy.publish === 'direct' ? [] : ids,
     idReservation: resumed?.run.meta?.ids ?? {},
     warnings,
   };
@@ -213,17 +218,18 @@ async function newRunId(main: pg.Client): Promise<string> {
 }
 
 /**
- * Why this load could not work through a stage without TEMP on the database, if so: ids in file
- * order are numbered by per-session temporary sequences (rows/record-counters.ts), bad-row isolation
- * probes into a temporary twin, and duplicate keys are resolved through a temporary table.
+ * Why this load cannot work through a stage when the role may not create temporary tables, if so:
+ * ids in file order are numbered by per-session temporary sequences (rows/record-counters.ts),
+ * bad-row isolation probes into a temporary twin, and duplicate keys are resolved through a
+ * temporary table.
  */
-async function tempBlocker(client: pg.Client, options: ResolvedLoadOptions, ids: readonly IdColumn[]): Promise<string | undefined> {
+function tempBlocker(options: ResolvedLoadOptions, ids: readonly IdColumn[]): string | undefined {
   const needs = [
     ...(ids.length > 0 ? [`numbering ${ids.map((id) => id.column).join(', ')} in file order`] : []),
     ...(options.maxErrors > 0 ? ['setting bad rows aside'] : []),
     ...(options.onConflict !== 'error' ? ['resolving duplicate keys'] : []),
   ];
-  if (needs.length === 0 || (await mayCreateTempTables(client))) return undefined;
+  if (needs.length === 0) return undefined;
   return `the current user may not create temporary tables in this database, which ${needs.join(' and ')} across parallel sessions needs`;
 }
 

@@ -26,12 +26,10 @@ export type TableShape = { like: QualifiedName } | { definition: string };
 
 /**
  * Runs the workers' COPY, with no data, into a temporary twin of the target inside a transaction
- * that is rolled back: the server itself judges the options, and nothing is written.
+ * that is rolled back: the server itself judges the options, and nothing is written. Needs TEMP on
+ * the database (ServerFacts.tempAllowed).
  */
 export async function checkCopyOptions(client: pg.Client, shape: TableShape, columns: string[], options: ResolvedLoadOptions): Promise<void> {
-  // One COPY needs no TEMP privilege: without it there is no twin, and the first chunk's COPY judges
-  // the options instead (before any row is in, so nothing is loaded either way).
-  if (!(await mayCreateTempTables(client))) return;
   const probe = { schema: 'pg_temp', name: 'ploader_copy_check' };
   await client.query('BEGIN');
   try {
@@ -50,12 +48,6 @@ export async function checkCopyOptions(client: pg.Client, shape: TableShape, col
   } finally {
     await client.query('ROLLBACK').catch(() => {});
   }
-}
-
-/** The role may create temporary tables (and sequences) in this database. */
-export async function mayCreateTempTables(client: pg.Client): Promise<boolean> {
-  const { rows: [{ temp }] } = await client.query<{ temp: boolean }>("SELECT has_database_privilege(current_database(), 'TEMP') AS temp");
-  return temp;
 }
 
 /** What the probe COPYs: the first records, up to this many or this many bytes, whichever comes first. */
@@ -80,8 +72,6 @@ export async function probeFirstRecords(client: pg.Client, probe: ProbeTarget, o
   const { target, columns, numbered } = probe;
   // With --max-errors bad rows are expected: they are set aside, not a reason to stop.
   if (options.format === 'binary' || options.file === '-' || options.maxErrors > 0) return;
-  // Without TEMP there is no twin: the first chunk's COPY judges the records instead.
-  if (!(await mayCreateTempTables(client))) return;
   const sample = await firstRecords(options);
   if (sample.records.length === 0) return;
   const twin = { schema: 'pg_temp', name: target.table.name };
