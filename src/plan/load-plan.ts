@@ -26,7 +26,7 @@ import { isStreamInput } from '../input/stream-batches.ts';
 import type { ResolvedLoadOptions } from '../options.ts';
 import type { PhaseClock } from '../report/phase-clock.ts';
 import { fileFedUniqueKeys, planUpsert, type UniqueKey, type Upsert } from '../rows/conflicts.ts';
-import { chooseRunToResume, describeFiles, dropRun, findLeftoverRuns, ledgerName, readResumeState, type LeftoverRun, type ResumeState } from '../stage/run-ledger.ts';
+import { chooseRunToResume, claimRun, describeFiles, dropRun, findLeftoverRuns, ledgerName, readResumeState, type LeftoverRun, type ResumeState } from '../stage/run-ledger.ts';
 import type { RunSessions } from '../stage/run-sessions.ts';
 import { stagingTableName } from '../stage/stage.ts';
 import { planIdColumns, type IdColumn, type IdReservation } from '../rows/serial-ids.ts';
@@ -123,7 +123,7 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
   const found = existing && (await readTargetFacts(admin, existing));
   const fileColumns = found && resolveFileColumns(found, { ...options, file: input.headFile }, firstRecordOf(input.head, fieldSyntaxOf(options)));
   const table = found?.table ?? newTable!.table;
-  const { resumed, warnings } = await findRunToResume(admin, options, { oid: found?.oid, table }, input);
+  const { resumed, warnings } = await findRunToResume(sessions, options, { oid: found?.oid, table }, input);
   // The sequence-filled columns the file does not feed (a table --create makes has none).
   const ids = found && fileColumns ? planIdColumns(found, fileColumns.columns) : [];
   // The first error in file order, before anything is written and before a large file is scanned.
@@ -157,10 +157,8 @@ export async function planLoad(sessions: RunSessions, options: ResolvedLoadOptio
   // One COPY needs no TEMP: without it there is no twin, and the first chunk's COPY judges the options
   // (before any row is in, so nothing is loaded either way).
   if (strategy.publish !== 'direct' && server.tempAllowed) await checkCopyOptions(admin, create ? { definition: columnDefinitionsSql(create.columns) } : { like: target.table }, columns, options);
+  // A resumed run's lock is held on main already (findRunToResume).
   const runId = resumed?.run.runId ?? (await newRunId(main));
-  if (resumed && !(await tryLockRun(main, runId))) {
-    throw new PloaderError('TARGET_INVALID', `another ploader took over the interrupted load ${runId} a moment ago — wait for it to finish`);
-  }
   const stage: QualifiedName = resumed?.run.stage ?? { schema: target.table.schema, name: stagingTableName(target.table.name, runId) };
   const copySql = copyFromStdin(strategy.publish === 'direct' ? target.table : stage, columns, options);
   if (resumed && resumed.run.meta.copySql !== copySql) {
@@ -247,12 +245,12 @@ function describeWait(wait: LockWait): string {
 
 /** An interrupted run of this target: the one to continue (--resume), or a warning that it is there. */
 async function findRunToResume(
-  client: pg.Client,
+  sessions: RunSessions,
   options: ResolvedLoadOptions,
   target: { oid: number | undefined; table: QualifiedName },
   input: InputFacts,
 ): Promise<{ resumed: ResumedRun | undefined; warnings: string[] }> {
-  const leftovers = await findLeftoverRuns(client, { oid: target.oid, ...target.table });
+  const leftovers = await findLeftoverRuns(sessions.admin, { oid: target.oid, ...target.table });
   if (!options.resume) return { resumed: undefined, warnings: describeLeftovers(leftovers) };
   const resumable = chooseRunToResume(leftovers, input.files);
   if (!resumable) {
@@ -261,13 +259,20 @@ async function findRunToResume(
       `--resume: no interrupted load of ${qualified(target.table)} was found (looked for run ledgers recording this table by name or oid), so nothing was loaded — load without --resume to start afresh`,
     );
   }
-  const state = await readResumeState(client, resumable, options.files);
-  if (state.stageIntact) return { resumed: { run: resumable, state }, warnings: [] };
-  if (!(await tryLockRun(client, resumable.runId))) {
+  // The run's lock first, on the session that keeps it until publish, and only then its ledger read:
+  // between reading the ledgers and taking the lock, another ploader may have resumed it (its ledger
+  // counts more chunks now) or published it (its ledger is gone).
+  const claim = await claimRun(sessions.main, resumable);
+  if (claim === 'active') {
     throw new PloaderError('TARGET_INVALID', `another ploader took over the interrupted load ${resumable.runId} a moment ago — wait for it to finish`);
   }
-  await dropRun(client, resumable);
-  await unlockRun(client, resumable.runId);
+  if (claim === 'gone') {
+    throw new PloaderError('NOTHING_TO_RESUME', `--resume: the interrupted load ${resumable.runId} was finished or removed by another ploader a moment ago, so nothing was loaded — check the table, and load without --resume to start afresh`);
+  }
+  const state = await readResumeState(sessions.admin, resumable, options.files);
+  if (state.stageIntact) return { resumed: { run: resumable, state }, warnings: [] };
+  await dropRun(sessions.admin, resumable);
+  await unlockRun(sessions.main, resumable.runId);
   const lost = `the interrupted load ${resumable.runId} lost its staged rows (its stage holds fewer than its ledger counts, as an UNLOGGED stage does after a server crash): loading from the start`;
   return { resumed: undefined, warnings: [lost] };
 }

@@ -4,11 +4,11 @@
  * ploader at work: its lock is tried first, atomically, and a run whose lock is held is left alone.
  */
 import type pg from 'pg';
-import { tryLockRun, unlockRun } from '../copy/run-identity.ts';
+import { unlockRun } from '../copy/run-identity.ts';
 import { connect } from '../db/connection.ts';
 import { qualified } from '../db/sql.ts';
 import { resolveTargetName } from '../plan/catalog.ts';
-import { dropRun, findLeftoverRuns } from './run-ledger.ts';
+import { claimRun, dropRun, findLeftoverRuns } from './run-ledger.ts';
 
 export interface CleanupOptions {
   table: string;
@@ -32,11 +32,11 @@ export async function cleanup(options: CleanupOptions): Promise<CleanupReport> {
     const runs = await findLeftoverRuns(client, target);
     const report: CleanupReport = { table: qualified(target), dropped: [], active: [] };
     for (const run of runs) {
-      // The run's own lock, taken before its tables are touched: a run that is loading right now keeps it.
-      if (!(await tryLockRun(client, run.runId))) {
-        report.active.push(qualified(run.stage));
-        continue;
-      }
+      // The run's own lock, taken before its tables are touched: a run that is loading right now keeps it,
+      // and one that published since its ledger was read has nothing left to drop.
+      const claim = await claimRun(client, run);
+      if (claim === 'active') report.active.push(qualified(run.stage));
+      if (claim !== 'claimed') continue;
       try {
         if (!options.dryRun) await dropRun(client, run);
         report.dropped.push(qualified(run.stage));

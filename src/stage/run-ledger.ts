@@ -11,7 +11,7 @@
  * `readResumeState` compares the two and says so.
  */
 import type pg from 'pg';
-import { activeRuns } from '../copy/run-identity.ts';
+import { activeRuns, tryLockRun, unlockRun } from '../copy/run-identity.ts';
 import { PloaderError } from '../errors.ts';
 import type { Chunk } from '../plan/chunks.ts';
 import type { IdReservation } from '../rows/serial-ids.ts';
@@ -151,6 +151,20 @@ export async function readResumeState(client: pg.Client, run: LeftoverRun, files
   const { rows: [{ persistence }] } = await client.query<{ persistence: string }>('SELECT relpersistence::text AS persistence FROM pg_class WHERE oid = $1::regclass', [qualified(run.stage)]);
   state.stageLogged = persistence === 'p';
   return state;
+}
+
+/**
+ * Takes a leftover run's lock, for this session to drop or continue it: 'active' while another
+ * ploader holds it, 'gone' when the ledger was dropped before the lock was ours (the run published,
+ * or another --cleanup removed it, between reading the ledgers and taking the lock). Only 'claimed'
+ * leaves the lock held.
+ */
+export async function claimRun(client: pg.Client, run: Pick<LeftoverRun, 'runId' | 'ledger'>): Promise<'claimed' | 'active' | 'gone'> {
+  if (!(await tryLockRun(client, run.runId))) return 'active';
+  const { rows: [found] } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [qualified(run.ledger)]);
+  if (found.exists) return 'claimed';
+  await unlockRun(client, run.runId);
+  return 'gone';
 }
 
 /** Drops a run's stage and ledger in one statement, so neither is ever left without the other. */

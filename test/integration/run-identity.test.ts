@@ -5,10 +5,13 @@
  * --resume with nothing to resume loads nothing. Every test compares the target with one plain COPY.
  */
 import { spawn } from 'node:child_process';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { CLI, runCli, startCli } from '../support/cli.ts';
 import { dropPloaderTables, ploaderRelations, tableFingerprint, useTestDatabase } from '../support/database.ts';
 import { plainCopy, useTempDir } from '../support/fixtures.ts';
+import { tryLockRun } from '../../src/copy/run-identity.ts';
+import { claimRun, dropRun, findLeftoverRuns } from '../../src/stage/run-ledger.ts';
 
 const db = useTestDatabase();
 const write = useTempDir();
@@ -85,6 +88,27 @@ describe('run identity', () => {
     expect(outputs.filter((o) => /dropped/.test(o))).toEqual([]);
     expect(outputs.some((o) => /left "public"\."ploader_votes_[0-9a-f]{8}" alone: a ploader is still loading into it/.test(o))).toBe(true);
     await expectEqualsPlainCopy();
+    expect(await ploaderRelations(db.client)).toEqual([]);
+  });
+
+  it('a run finished between reading its ledger and taking its lock is not claimed, and its lock is left free', async () => {
+    // The window the repeated --cleanup above hits now and then: the ledger is read, then its run
+    // publishes (ledger gone, lock released) before the lock is tried. Here another session removes it.
+    await freshTarget();
+    await killMidLoad('votes', 2);
+    const { rows: [{ oid }] } = await db.client.query(`SELECT 'votes'::regclass::oid AS oid`);
+    const [run] = await findLeftoverRuns(db.client, { oid, schema: 'public', name: 'votes' });
+    expect(run.active).toBe(false);
+    await dropRun(db.client, run);
+    expect(await claimRun(db.client, run)).toBe('gone');
+    // 'gone' leaves the lock free: a fresh session takes it at once.
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      expect(await tryLockRun(other, run.runId)).toBe(true);
+    } finally {
+      await other.end();
+    }
     expect(await ploaderRelations(db.client)).toEqual([]);
   });
 
