@@ -33,8 +33,12 @@ export function chunkBlocks(source: ChunkBytes): AsyncIterable<Buffer> | Buffer[
   return [Buffer.from(source.data.buffer, source.data.byteOffset, source.data.byteLength)];
 }
 
-/** The chunk's records in order; offsets, lines and server lines are relative to the chunk. */
-export async function* chunkRecords(source: ChunkBytes, syntax: RecordSyntax): AsyncGenerator<RecordWithBytes> {
+/**
+ * The chunk's records in order, in batches (those that end in one read block: yielded one by one,
+ * a million records cost a million promise turns); offsets, lines and server lines are relative to
+ * the chunk.
+ */
+export async function* chunkRecordBatches(source: ChunkBytes, syntax: RecordSyntax): AsyncGenerator<RecordWithBytes[]> {
   const scanner = new CopyRecordScanner(syntax);
   // The blocks still needed for the record under way: a record may span blocks.
   let held: Buffer[] = [];
@@ -58,10 +62,10 @@ export async function* chunkRecords(source: ChunkBytes, syntax: RecordSyntax): A
     }
     const out = ready;
     ready = [];
-    yield* out;
+    if (out.length > 0) yield out;
   }
   scanner.finish(take);
-  yield* ready;
+  if (ready.length > 0) yield ready;
 }
 
 /** Bytes [from, to) of the stream, out of the held blocks that start at offset `base`. */
