@@ -49,6 +49,9 @@ interface ChunkSource {
  */
 const IN_FLIGHT_PER_WORKER = 2;
 
+/** Each worker's young generation (V8's default is 16 MB on 64-bit); see the pool below. */
+const WORKER_YOUNG_GENERATION_MB = 32;
+
 /**
  * The load phase of a plan: the pending chunks of a file, or a stream cut into batches as it is read,
  * COPYed into the stage by the worker pool.
@@ -105,6 +108,11 @@ async function copyChunks(client: pg.Client, plan: LoadPlan, source: ChunkSource
     concurrentTasksPerWorker: 1,
     // Not the caller's own node flags (--input-type, --eval, ...): they may not apply to a worker.
     execArgv: [],
+    // Bad-row isolation makes an object per record that lives for a probe window: with V8's default
+    // young generation most of them survived into the old one. Measured (1M votes, 1 % bad rows, 2
+    // workers, PG15): 32 MB took ~1 s of client CPU off (10.7 -> 9.6 s) for ~+10 MB of peak RSS;
+    // 64 MB took a little more off for +120 MB. A clean load is unaffected.
+    resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
   });
   const failures = new LoadFailures();
   // Shared with every worker: the --max-errors limit stops all of them at the row that passes it.

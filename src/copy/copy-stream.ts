@@ -80,7 +80,7 @@ export function withStatementsBefore(before: string | undefined, copySql: string
  * withStatementsBefore): they run first, in the same round trip. Implements node-postgres's
  * Submittable (submit + the handle* callbacks), as pg-copy-streams does.
  */
-export function copyFromBuffer(client: pg.Client, sql: string, data: Buffer, notices?: string[]): Promise<number> {
+export function copyFromBuffer(client: pg.Client, sql: string, data: Buffer | readonly Buffer[], notices?: string[]): Promise<number> {
   // The session's NOTICEs while this COPY runs (ON_ERROR ignore names each row it skips in one).
   const onNotice = (notice: { message?: string }) => notices?.push(notice.message ?? '');
   if (notices) client.on('notice', onNotice);
@@ -95,7 +95,7 @@ export function copyFromBuffer(client: pg.Client, sql: string, data: Buffer, not
         connection.stream.cork();
         try {
           connection.query(sql);
-          if (data.length > 0) connection.sendCopyFromChunk(data);
+          for (const part of Buffer.isBuffer(data) ? [data] : data) if (part.length > 0) connection.sendCopyFromChunk(part);
           connection.endCopyFrom();
         } finally {
           connection.stream.uncork();

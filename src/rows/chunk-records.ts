@@ -119,3 +119,19 @@ export async function* selectRecords(source: ChunkBytes, syntax: RecordSyntax, w
   scanner.finish(collect);
   yield* pick();
 }
+
+/**
+ * The records' bytes as one buffer: a view of their block when they lie side by side in it (records
+ * read by chunkRecordBatches mostly do), a copy only where they do not.
+ */
+export function joinRecords(records: readonly RecordWithBytes[]): Buffer {
+  if (records.length === 0) return Buffer.alloc(0);
+  const first = records[0].bytes;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < records.length; i++) {
+    const bytes = records[i].bytes;
+    if (bytes.buffer !== first.buffer || bytes.byteOffset !== end) return Buffer.concat(records.map((r) => r.bytes));
+    end += bytes.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
+}

@@ -97,7 +97,23 @@ export class CopyRecordScanner {
         this.endRecord(0, emit);
       }
     }
-    for (; i < data.length; i++) {
+    const n = data.length;
+    const quote = this.quote;
+    const escape = this.escape;
+    const backslash = this.csv ? -1 : BACKSLASH;
+    for (; i < n; i++) {
+      // Within a record, in a plain state, the bytes that are neither line end, quote, escape nor
+      // backslash change nothing but "the previous byte was an escape": skipped in one tight loop.
+      if (this.current !== undefined && !this.afterCR && !this.escaped) {
+        const from = i;
+        let c = data[i];
+        while (c !== LF && c !== CR && c !== quote && c !== escape && c !== backslash) {
+          if (++i === n) break;
+          c = data[i];
+        }
+        if (i > from) this.lastWasEscape = false;
+        if (i === n) break;
+      }
       const c = data[i];
       if (this.current === undefined) this.begin(this.offset + i);
       const record = this.current!;

@@ -10,7 +10,9 @@
  *   MAX_SAVEPOINT_WINDOWS of those per chunk, so the transaction's subtransactions stay few. Smaller
  *   windows, where bad rows are dense, go to a probe session of the same worker: a COPY into a
  *   temporary twin of the stage (same columns, types, defaults, NOT NULL and CHECKs) in a transaction
- *   of its own, after which only good records reach the chunk's COPY, which then never fails on a row.
+ *   of its own that is rolled back to a savepoint before every window (openProbeTransaction), after
+ *   which only good records reach the chunk's COPY, which then never fails on a row. Those good
+ *   records are queued on the chunk's session while the next window is probed.
  *   A window that fails names its first bad record: those before it are good (loaded by a COPY of
  *   their own), it is set aside, the rest go into the next window. `--max-errors all` thus holds for
  *   any number of bad rows.
@@ -25,7 +27,7 @@ import { copyFromBuffer, OpenCopy, withStatementsBefore } from '../copy/copy-str
 import { PloaderError, serverFields, type ServerErrorFields } from '../errors.ts';
 import type { RecordSyntax } from '../input/scan/record-syntax.ts';
 import { INPUT_VALUE_ERRORS, isRowError } from '../db/sqlstate.ts';
-import { chunkRecordBatches, type ChunkBytes, type RecordWithBytes } from './chunk-records.ts';
+import { chunkRecordBatches, joinRecords, type ChunkBytes, type RecordWithBytes } from './chunk-records.ts';
 import { parseCopyContext, parseSkipNotice } from './line-mapping.ts';
 import type { SoftErrorSkipping } from './numbering.ts';
 import { positionCountersSql, withCounterValues, type CounterInjection, type RecordCounter } from './record-counters.ts';
@@ -88,6 +90,19 @@ const GAP_WEIGHT = 0.25;
 
 /** Loads the chunk's good records into the stage (inside the caller's transaction); returns how many. */
 export async function isolateBadRows(main: pg.Client, context: IsolationContext, first: FirstFailure): Promise<number> {
+  // Thousands of refusals are expected here, and node-postgres makes an Error of each (~45 µs to
+  // capture its stack, a twentieth of a worker's time with 1 % bad rows); none of them reaches a user
+  // with its stack (the worker sends errors back as data). One worker thread runs one chunk at a time.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return await isolate(main, context, first);
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+}
+
+async function isolate(main: pg.Client, context: IsolationContext, first: FirstFailure): Promise<number> {
   const loader = new GoodRecordLoader(main, context);
   const records = chunkRecordBatches(context.source, context.syntax)[Symbol.asyncIterator]();
   let probe: Awaited<ReturnType<IsolationContext['openProbe']>> | undefined;
@@ -303,9 +318,9 @@ async function probeWindow(
   window: readonly RecordWithBytes[],
   skippingSql: string | undefined,
 ): Promise<WindowOutcome> {
-  const parts = primer ? [primer.bytes, ...window.map((r) => r.bytes)] : window.map((r) => r.bytes);
+  const parts = primer ? [primer.bytes, joinRecords(window)] : [joinRecords(window)];
   const sql = withStatementsBefore(PROBE_RESET, skippingSql ?? probe.copySql);
-  return windowCopy((notices) => copyFromBuffer(probe.client, sql, Buffer.concat(parts), notices), parts.length);
+  return windowCopy((notices) => copyFromBuffer(probe.client, sql, parts, notices), window.length + (primer ? 1 : 0));
 }
 
 /** Runs a window's COPY; a row's fault comes back as its failure, anything else is thrown. */
@@ -471,12 +486,12 @@ class GoodRecordLoader {
       }
       // Otherwise all of them in one piece of the open COPY, their counter values written in.
       this.copy ??= new OpenCopy(this.client, this.sql);
-      await this.copy.write(this.injection ? withCounterValues(kept, this.counters, this.injection.delimiter) : Buffer.concat(kept.map((r) => r.bytes)));
+      await this.copy.write(this.injection ? withCounterValues(kept, this.counters, this.injection.delimiter) : joinRecords(kept));
       return;
     }
     await this.close();
     const position = positionCountersSql(this.counters, records[0].index);
-    this.rows += await copyFromBuffer(this.client, withStatementsBefore(position, this.plainSql), Buffer.concat(records.map((r) => r.bytes)));
+    this.rows += await copyFromBuffer(this.client, withStatementsBefore(position, this.plainSql), joinRecords(records));
     this.next = records[records.length - 1].index + 1;
   }
 
@@ -519,7 +534,7 @@ class GoodRecordLoader {
     // record (ON_ERROR ignore only without counters: a skipped row would shift them). The savepoint,
     // the counters and the COPY go in one round trip.
     const position = positionCountersSql(this.counters, window[0].index);
-    const bytes = Buffer.concat(window.map((r) => r.bytes));
+    const bytes = joinRecords(window);
     const sql = withStatementsBefore(position ? `SAVEPOINT ploader_window; ${position}` : 'SAVEPOINT ploader_window', skippingSql ?? this.plainSql);
     const outcome = await windowCopy((notices) => copyFromBuffer(this.client, sql, bytes, notices), window.length);
     if (outcome.failure) {

@@ -77,7 +77,7 @@ function counterInjection(plan: LoadPlan, counters: readonly RecordCounter[]): C
  * The probe's twin: the stage's columns, types, defaults, NOT NULL and CHECK constraints and
  * generated columns, so it refuses exactly the rows the stage would. It is named like the target, so
  * the probe's messages read as one COPY's would ("new row for relation "votes" violates ..."); temporary,
- * and emptied at every commit.
+ * and never committed into (isolation rolls each window back), emptied at commit all the same.
  */
 function probeSql(plan: LoadPlan): { setupSql: string[]; copySql: string } {
   const twin = { schema: 'pg_temp', name: plan.target.table.name };
