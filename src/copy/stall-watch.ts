@@ -23,8 +23,11 @@ export interface ChunkSession {
 }
 
 export interface Stall {
+  /** The session still the longest: a stopped process, where others may only wait behind it (a lock it holds). */
   session: ChunkSession;
   stillMs: number;
+  /** The other sessions still for the timeout too. */
+  others: ChunkSession[];
 }
 
 export class StallWatch {
@@ -32,10 +35,10 @@ export class StallWatch {
 
   constructor(private readonly timeoutMs: number) {}
 
-  /** The first session that has not moved for the timeout, given the sessions seen at `now` (ms). */
+  /** The sessions that have not moved for the timeout, the longest still first, given the sessions seen at `now` (ms). */
   observe(sessions: readonly ChunkSession[], now: number): Stall | undefined {
     const present = new Set<number>();
-    let stall: Stall | undefined;
+    const still: Array<{ session: ChunkSession; stillMs: number }> = [];
     for (const session of sessions) {
       present.add(session.pid);
       // Idle: between statements, the worker's turn (it reads the file or has finished).
@@ -46,10 +49,12 @@ export class StallWatch {
       const mark = [session.state, session.queryStart, session.stateChange, session.bytes, session.tuples].join('|');
       const seen = this.last.get(session.pid);
       if (!seen || seen.mark !== mark) this.last.set(session.pid, { mark, since: now });
-      else if (!stall && now - seen.since >= this.timeoutMs) stall = { session, stillMs: now - seen.since };
+      else if (now - seen.since >= this.timeoutMs) still.push({ session, stillMs: now - seen.since });
     }
     for (const pid of this.last.keys()) if (!present.has(pid)) this.last.delete(pid);
-    return stall;
+    if (still.length === 0) return undefined;
+    still.sort((a, b) => b.stillMs - a.stillMs);
+    return { ...still[0], others: still.slice(1).map((s) => s.session) };
   }
 }
 
@@ -60,13 +65,19 @@ export function stallPollMs(timeoutMs: number): number {
 
 export function describeStall(stall: Stall, timeoutMs: number): string {
   const { session } = stall;
-  const waiting = session.waitEvent ? `, waiting on ${session.waitEvent}` : '';
+  // A process that stopped holding a lock stops the sessions that wait for it: they are named after it.
+  const others = stall.others.map((other) => `, nor did the one copying chunk ${other.chunk} (${describeSession(other)})`).join('');
   return (
-    `the server session copying chunk ${session.chunk} (pid ${session.pid}, ${session.state}${waiting}: ${session.query.trim().slice(0, 60)}) ` +
-    `made no progress for ${formatSeconds(timeoutMs)} (--stall-timeout): the load was stopped and nothing was published; the chunks already ` +
+    `the server session copying chunk ${session.chunk} (${describeSession(session)}) ` +
+    `made no progress for ${formatSeconds(timeoutMs)} (--stall-timeout)${others}: the load was stopped and nothing was published; the chunks already ` +
     `committed are kept — have the server's administrator look at process ${session.pid} (pg_terminate_backend, or a restart), ` +
     `then run the same command with --resume`
   );
+}
+
+function describeSession(session: ChunkSession): string {
+  const waiting = session.waitEvent ? `, waiting on ${session.waitEvent}` : '';
+  return `pid ${session.pid}, ${session.state}${waiting}: ${session.query.trim().slice(0, 60)}`;
 }
 
 function formatSeconds(ms: number): string {

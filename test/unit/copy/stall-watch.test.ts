@@ -36,6 +36,16 @@ describe('StallWatch', () => {
     expect(watch.observe([session({ pid: 102 })], 6000)).toMatchObject({ session: { pid: 102 } });
   });
 
+  it('names first the session still the longest (a stopped process), then those stopped behind it', () => {
+    const watch = new StallWatch(1000);
+    watch.observe([session({ pid: 101, chunk: 1 }), session({ pid: 102, chunk: 2, tuples: '5' })], 0);
+    // pid 101 stopped at 0; pid 102 moved until 300, then waits behind it.
+    watch.observe([session({ pid: 101, chunk: 1 }), session({ pid: 102, chunk: 2, tuples: '9' })], 300);
+    const stall = watch.observe([session({ pid: 102, chunk: 2, tuples: '9' }), session({ pid: 101, chunk: 1 })], 1300);
+    expect(stall).toMatchObject({ session: { pid: 101 }, stillMs: 1300, others: [{ pid: 102 }] });
+    expect(describeStall(stall!, 1000)).toMatch(/^the server session copying chunk 1 \(pid 101, active: COPY .*\) made no progress for 1 s \(--stall-timeout\), nor did the one copying chunk 2 \(pid 102, active: COPY .*\): the load was stopped/);
+  });
+
   it('polls a few times per timeout, between 0.1 s and 5 s', () => {
     expect(stallPollMs(300_000)).toBe(5000);
     expect(stallPollMs(2000)).toBe(500);
@@ -43,7 +53,7 @@ describe('StallWatch', () => {
   });
 
   it('says which session, what it waits on, and what to do', () => {
-    const text = describeStall({ session: session({ waitEvent: 'SyncRep', query: 'COMMIT' }), stillMs: 300_000 }, 300_000);
+    const text = describeStall({ session: session({ waitEvent: 'SyncRep', query: 'COMMIT' }), stillMs: 300_000, others: [] }, 300_000);
     expect(text).toBe(
       'the server session copying chunk 3 (pid 101, active, waiting on SyncRep: COMMIT) made no progress for 5 min (--stall-timeout): the load was stopped and nothing was published; ' +
         "the chunks already committed are kept — have the server's administrator look at process 101 (pg_terminate_backend, or a restart), then run the same command with --resume",
