@@ -66,7 +66,8 @@ export class RejectSpool {
       this.bytesFd = openSync(this.files.bytes, 'w');
       this.logFd = openSync(this.files.log, 'w');
     }
-    for (const part of this.bytesBuffer) writeSync(this.bytesFd, part);
+    // One write of all the buffered records: one per record was 300,000 system calls for 300,000 duplicates.
+    if (this.bytesBuffer.length > 0) writeSync(this.bytesFd, Buffer.concat(this.bytesBuffer));
     if (this.logBuffer.length > 0) writeSync(this.logFd!, this.logBuffer.join(''));
     this.bytesBuffer = [];
     this.logBuffer = [];

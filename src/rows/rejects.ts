@@ -12,8 +12,8 @@ import { spoolFiles, type SpoolEntry } from './reject-spool.ts';
 
 /** Writes `<rejectFile>` and `<rejectFile>.log` from the spools in `directory` of chunks 0 .. chunks - 1; returns the count. */
 export async function writeRejects(directory: string, chunks: number, rejectFile: string): Promise<number> {
-  const bytesOut = createWriteStream(rejectFile);
-  const logOut = createWriteStream(`${rejectFile}.log`);
+  const bytesOut = new BatchedWriter(createWriteStream(rejectFile));
+  const logOut = new BatchedWriter(createWriteStream(`${rejectFile}.log`));
   let written = 0;
   try {
     for (let chunk = 0; chunk < chunks; chunk++) {
@@ -24,8 +24,8 @@ export async function writeRejects(directory: string, chunks: number, rejectFile
           const pick: 0 | 1 | undefined = heads[0] && (!heads[1] || heads[0].record < heads[1].record) ? 0 : heads[1] ? 1 : undefined;
           if (pick === undefined) break;
           const { size, ...entry } = heads[pick]!;
-          await write(bytesOut, await sources[pick].take(size));
-          await write(logOut, `${JSON.stringify(entry)}\n`);
+          await bytesOut.add(await sources[pick].take(size));
+          await logOut.add(Buffer.from(`${JSON.stringify(entry)}\n`));
           written++;
         }
       } finally {
@@ -33,10 +33,39 @@ export async function writeRejects(directory: string, chunks: number, rejectFile
       }
     }
   } finally {
-    await Promise.all([end(bytesOut), end(logOut)]);
+    await Promise.all([bytesOut.end(), logOut.end()]);
   }
   return written;
 }
+
+/** Writes gathered into pieces of WRITE_BYTES: a write per record was most of the time spent on 300,000 rejects. */
+class BatchedWriter {
+  private parts: Buffer[] = [];
+  private bytes = 0;
+
+  constructor(private readonly stream: WriteStream) {}
+
+  async add(data: Buffer): Promise<void> {
+    this.parts.push(data);
+    this.bytes += data.length;
+    if (this.bytes >= WRITE_BYTES) await this.flush();
+  }
+
+  async end(): Promise<void> {
+    await this.flush();
+    await end(this.stream);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.parts.length === 0) return;
+    const data = Buffer.concat(this.parts, this.bytes);
+    this.parts = [];
+    this.bytes = 0;
+    await write(this.stream, data);
+  }
+}
+
+const WRITE_BYTES = 256 * 1024;
 
 /** Removes a run's spools (once the reject file is written, or when the run is dropped). */
 export async function removeSpools(directory: string): Promise<void> {
