@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { GatheredWrites } from '../fs/gathered-writes.ts';
 
 /** Runs one COPY fed from `source`; returns the server's row count (its `COPY n`). */
 export async function copyFromSource(client: pg.Client, sql: string, source: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<number> {
@@ -21,8 +22,7 @@ export async function copyFromSource(client: pg.Client, sql: string, source: Asy
 export class OpenCopy {
   private readonly copy: ReturnType<typeof copyFrom>;
   private failure: Error | undefined;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private readonly gathered = new GatheredWrites(WRITE_BYTES);
   private readonly finished: Promise<void>;
 
   constructor(client: pg.Client, sql: string) {
@@ -40,24 +40,20 @@ export class OpenCopy {
 
   async write(bytes: Buffer): Promise<void> {
     if (this.failure) throw this.failure;
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-    if (this.pendingBytes >= WRITE_BYTES) await this.flush();
+    const piece = this.gathered.add(bytes);
+    if (piece) await this.send(piece);
   }
 
   /** Ends the COPY; returns the server's row count. */
   async end(): Promise<number> {
-    await this.flush();
+    const rest = this.gathered.take();
+    if (rest) await this.send(rest);
     this.copy.end();
     await this.finished;
     return this.copy.rowCount ?? 0;
   }
 
-  private async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
+  private async send(data: Buffer): Promise<void> {
     if (!this.copy.write(data)) await Promise.race([once(this.copy, 'drain'), this.finished]);
     if (this.failure) throw this.failure;
   }
@@ -65,9 +61,9 @@ export class OpenCopy {
 
 const WRITE_BYTES = 64 * 1024;
 
-/** `copySql` preceded by `before` (a statement that must run first, or none), for one round trip. */
-export function withStatementsBefore(before: string | undefined, copySql: string): string {
-  return before ? `${before}; ${copySql}` : copySql;
+/** `copySql` preceded by the statements that must run first (undefined ones left out), for one round trip. */
+export function withStatementsBefore(before: ReadonlyArray<string | undefined>, copySql: string): string {
+  return [...before.filter((sql) => sql !== undefined), copySql].join('; ');
 }
 
 /**

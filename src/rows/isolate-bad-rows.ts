@@ -319,7 +319,7 @@ async function probeWindow(
   skippingSql: string | undefined,
 ): Promise<WindowOutcome> {
   const parts = primer ? [primer.bytes, joinRecords(window)] : [joinRecords(window)];
-  const sql = withStatementsBefore(PROBE_RESET, skippingSql ?? probe.copySql);
+  const sql = withStatementsBefore([PROBE_RESET], skippingSql ?? probe.copySql);
   return windowCopy((notices) => copyFromBuffer(probe.client, sql, parts, notices), window.length + (primer ? 1 : 0));
 }
 
@@ -491,7 +491,7 @@ class GoodRecordLoader {
     }
     await this.close();
     const position = positionCountersSql(this.counters, records[0].index);
-    this.rows += await copyFromBuffer(this.client, withStatementsBefore(position, this.plainSql), joinRecords(records));
+    this.rows += await copyFromBuffer(this.client, withStatementsBefore([position], this.plainSql), joinRecords(records));
     this.next = records[records.length - 1].index + 1;
   }
 
@@ -535,7 +535,7 @@ class GoodRecordLoader {
     // the counters and the COPY go in one round trip.
     const position = positionCountersSql(this.counters, window[0].index);
     const bytes = joinRecords(window);
-    const sql = withStatementsBefore(position ? `SAVEPOINT ploader_window; ${position}` : 'SAVEPOINT ploader_window', skippingSql ?? this.plainSql);
+    const sql = withStatementsBefore(['SAVEPOINT ploader_window', position], skippingSql ?? this.plainSql);
     const outcome = await windowCopy((notices) => copyFromBuffer(this.client, sql, bytes, notices), window.length);
     if (outcome.failure) {
       await this.client.query('ROLLBACK TO SAVEPOINT ploader_window');

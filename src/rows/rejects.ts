@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { GatheredWrites } from '../fs/gathered-writes.ts';
 import { spoolFiles, type SpoolEntry } from './reject-spool.ts';
 
 /** Writes `<rejectFile>` and `<rejectFile>.log` from the spools in `directory` of chunks 0 .. chunks - 1; returns the count. */
@@ -38,30 +39,21 @@ export async function writeRejects(directory: string, chunks: number, rejectFile
   return written;
 }
 
-/** Writes gathered into pieces of WRITE_BYTES: a write per record was most of the time spent on 300,000 rejects. */
+/** A reject output written in pieces of WRITE_BYTES: a write per record was most of the time spent on 300,000 rejects. */
 class BatchedWriter {
-  private parts: Buffer[] = [];
-  private bytes = 0;
+  private readonly gathered = new GatheredWrites(WRITE_BYTES);
 
   constructor(private readonly stream: WriteStream) {}
 
   async add(data: Buffer): Promise<void> {
-    this.parts.push(data);
-    this.bytes += data.length;
-    if (this.bytes >= WRITE_BYTES) await this.flush();
+    const piece = this.gathered.add(data);
+    if (piece) await write(this.stream, piece);
   }
 
   async end(): Promise<void> {
-    await this.flush();
+    const rest = this.gathered.take();
+    if (rest) await write(this.stream, rest);
     await end(this.stream);
-  }
-
-  private async flush(): Promise<void> {
-    if (this.parts.length === 0) return;
-    const data = Buffer.concat(this.parts, this.bytes);
-    this.parts = [];
-    this.bytes = 0;
-    await write(this.stream, data);
   }
 }
 
