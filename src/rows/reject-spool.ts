@@ -23,9 +23,39 @@ export interface RejectEntry {
   message: string;
 }
 
-/** A spool log line: the entry, plus the record's size in the spool's bytes file. */
-export interface SpoolEntry extends RejectEntry {
+/**
+ * A spool log line, read back: the record's size in the spool's bytes file, its record number (to
+ * merge a chunk's two spools in input order) and its line of the reject log as it is to be written.
+ */
+export interface SpoolEntry {
   size: number;
+  record: number;
+  logLine: string;
+}
+
+/**
+ * `<size> <record> <log line>`: the reject log's JSON line is made once, here, and copied out as it
+ * is when the reject file is assembled (parsing and writing it again was a third of that step's CPU
+ * with 300,000 duplicates).
+ */
+export function spoolLine(entry: RejectEntry, size: number): string {
+  return `${size} ${entry.record} ${JSON.stringify(entry)}\n`;
+}
+
+/** A spool log line (without its line end); also the JSON lines with a `size` field that ploader wrote before. */
+export function parseSpoolLine(line: string): SpoolEntry {
+  if (line.startsWith('{')) {
+    const { size, ...entry } = JSON.parse(line) as RejectEntry & { size: number };
+    return { size, record: entry.record, logLine: `${JSON.stringify(entry)}\n` };
+  }
+  const afterSize = line.indexOf(' ');
+  const afterRecord = line.indexOf(' ', afterSize + 1);
+  const size = Number(line.slice(0, afterSize));
+  const record = Number(line.slice(afterSize + 1, afterRecord));
+  if (afterSize <= 0 || afterRecord < 0 || !Number.isSafeInteger(size) || !Number.isSafeInteger(record)) {
+    throw new Error(`a reject spool's log has a line ploader did not write: ${JSON.stringify(line.slice(0, 80))}`);
+  }
+  return { size, record, logLine: `${line.slice(afterRecord + 1)}\n` };
 }
 
 export type SpoolKind = 'rows' | 'duplicates';
@@ -53,7 +83,7 @@ export class RejectSpool {
   add(entry: RejectEntry, bytes: Buffer): void {
     this.count++;
     this.bytesBuffer.push(bytes);
-    const line = `${JSON.stringify({ ...entry, size: bytes.length })}\n`;
+    const line = spoolLine(entry, bytes.length);
     this.logBuffer.push(line);
     this.buffered += bytes.length + line.length;
     if (this.buffered >= FLUSH_BYTES) this.flush();

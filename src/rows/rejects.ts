@@ -9,7 +9,7 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { GatheredWrites } from '../fs/gathered-writes.ts';
-import { spoolFiles, type SpoolEntry } from './reject-spool.ts';
+import { parseSpoolLine, spoolFiles, type SpoolEntry } from './reject-spool.ts';
 
 /** Writes `<rejectFile>` and `<rejectFile>.log` from the spools in `directory` of chunks 0 .. chunks - 1; returns the count. */
 export async function writeRejects(directory: string, chunks: number, rejectFile: string): Promise<number> {
@@ -24,9 +24,9 @@ export async function writeRejects(directory: string, chunks: number, rejectFile
           const heads = await Promise.all(sources.map((s) => s.peek()));
           const pick: 0 | 1 | undefined = heads[0] && (!heads[1] || heads[0].record < heads[1].record) ? 0 : heads[1] ? 1 : undefined;
           if (pick === undefined) break;
-          const { size, ...entry } = heads[pick]!;
+          const { size, logLine } = heads[pick]!;
           await bytesOut.add(await sources[pick].take(size));
-          await logOut.add(Buffer.from(`${JSON.stringify(entry)}\n`));
+          await logOut.add(Buffer.from(logLine));
           written++;
         }
       } finally {
@@ -103,7 +103,7 @@ class SpoolReader {
     if (this.head || !this.lines) return this.head;
     for (let next = await this.lines.next(); !next.done; next = await this.lines.next()) {
       if (next.value === '') continue;
-      this.head = JSON.parse(next.value) as SpoolEntry;
+      this.head = parseSpoolLine(next.value);
       return this.head;
     }
     return undefined;
