@@ -11,19 +11,20 @@
  *   windows, where bad rows are dense, go to a probe session of the same worker: a COPY into a
  *   temporary twin of the stage (same columns, types, defaults, NOT NULL and CHECKs) in a transaction
  *   of its own that is rolled back to a savepoint before every window (openProbeTransaction), after
- *   which only good records reach the chunk's COPY, which then never fails on a row. Those good
- *   records are queued on the chunk's session while the next window is probed.
- *   A window that fails names its first bad record: those before it are good (loaded by a COPY of
- *   their own), it is set aside, the rest go into the next window. `--max-errors all` thus holds for
- *   any number of bad rows.
+ *   which only good records reach the chunk's COPY, which then never fails on a row. Up to
+ *   PIPELINE_WINDOWS probe windows go in one round trip, each a COPY of its own; those good records
+ *   are queued on the chunk's session while the next windows are probed.
+ *   A window that fails names its first bad record: those before it are good, it is set aside, the
+ *   rest are checked again (window-queue.ts keeps the order of the file). `--max-errors all` thus
+ *   holds for any number of bad rows.
  *
  * Each record is parsed by the server at most twice (checked, then loaded; once when a savepoint
- * window holds it and loads). Windows grow while they load and shrink to twice the good run before the
- * last bad row when they fail (a running mean of the good runs): the bytes sent past a bad row, which the
- * server discards unread, stay within one window (at most MAX_WINDOW_BYTES).
+ * window holds it and loads). Windows are sized to hold about one bad row (window-queue.ts): the bytes
+ * sent past a bad row, which the server discards unread, stay within one window (at most
+ * MAX_WINDOW_BYTES).
  */
 import type pg from 'pg';
-import { copyFromBuffer, OpenCopy, withStatementsBefore } from '../copy/copy-stream.ts';
+import { copyFromBuffer, copyPipeline, OpenCopy, withStatementsBefore, type PipelinedOutcome } from '../copy/copy-stream.ts';
 import { PloaderError, serverFields, type ServerErrorFields } from '../errors.ts';
 import type { RecordSyntax } from '../input/scan/record-syntax.ts';
 import { INPUT_VALUE_ERRORS, isRowError } from '../db/sqlstate.ts';
@@ -31,6 +32,7 @@ import { chunkRecordBatches, joinRecords, type ChunkBytes, type RecordWithBytes 
 import { parseCopyContext, parseSkipNotice } from './line-mapping.ts';
 import type { SoftErrorSkipping } from './numbering.ts';
 import { positionCountersSql, withCounterValues, type CounterInjection, type RecordCounter } from './record-counters.ts';
+import { WindowQueue, type Window, type WindowResult } from './window-queue.ts';
 
 /** Why the server refused a record, as the reject log keeps it. */
 export interface RejectReason {
@@ -83,8 +85,14 @@ const RUN_FLUSH_BYTES = 1 << 20;
 /** Good records queued for the chunk's COPY at most while the next window is probed. */
 const MAX_QUEUED_BYTES = 2 * RUN_FLUSH_BYTES;
 const NONE_SKIPPED: ReadonlySet<number> = new Set();
-/** Settled records are dropped from the window queue once this many, and at least half of it, are. */
-const COMPACT_AFTER_RECORDS = 4096;
+/**
+ * Probe windows sent in one round trip at most, and their bytes: with 10 % bad rows, a round trip
+ * per window cost a worker more CPU in system calls and wake-ups than in all else.
+ */
+const PIPELINE_WINDOWS = 32;
+const PIPELINE_BYTES = MAX_WINDOW_BYTES;
+/** Records read ahead of the first one not yet checked at most (memory stays bounded). */
+const MAX_PENDING_BYTES = 4 * MAX_WINDOW_BYTES;
 /** Weight of the latest good run in the running mean. */
 const GAP_WEIGHT = 0.25;
 
@@ -108,56 +116,85 @@ async function isolate(main: pg.Client, context: IsolationContext, first: FirstF
   let probe: Awaited<ReturnType<IsolationContext['openProbe']>> | undefined;
   try {
     const { good, rest } = await loadUpTo(records, first, loader, context);
-    const windows = new ProbeWindows(records, good, rest);
+    const queue = new WindowQueue<RejectReason>(records, good, rest, { first: FIRST_WINDOW_BYTES, max: MAX_WINDOW_BYTES, gapWeight: GAP_WEIGHT });
     // The first bad row decides whether windows start with ON_ERROR ignore: is it one it would skip?
     const kinds = INPUT_VALUE_ERRORS.has(first.reason.sqlstate ?? '') ? { skipped: 1, failed: 0 } : { skipped: 0, failed: 1 };
-    for (let window = await windows.next(); window.length > 0; window = await windows.next()) {
-      if (window[0].stray && !windows.primer) {
-        // No good record before it to start the probe's stream with: see strayReason.
-        context.reject(window[0], strayReason(window[0], context.syntax));
-        windows.failedAt(window, 0, new Set());
-        continue;
-      }
-      // A long clean stretch is checked by loading it (one parse instead of two) while the
-      // transaction's subtransactions stay few; short windows, where bad rows are dense, by the probe.
-      const inMain = windows.size >= MAIN_WINDOW_BYTES && loader.savepointWindows < MAX_SAVEPOINT_WINDOWS && !window[0].stray;
-      const primer = inMain ? undefined : windows.primer;
+    while (!queue.done) {
       // ON_ERROR ignore pays while most bad rows are ones it skips (measured: 1.6× faster when all
       // are type errors, 1.5× slower when three in four are not, as the windows it lets grow then
       // fail later); so it is used while the rows it skipped are at least as many as the failures.
       const skipping = context.skipping && kinds.skipped >= kinds.failed ? context.skipping : undefined;
-      let outcome: WindowOutcome;
-      if (inMain) outcome = await loader.tryWindow(window, skipping?.mainSql);
-      else {
+      // A long clean stretch is checked by loading it (one parse instead of two) while the
+      // transaction's subtransactions stay few; short windows, where bad rows are dense, by the probe,
+      // many at once. Without a good record yet to start a probe stream with, one window at a time.
+      const inMain = queue.settled && queue.size >= MAIN_WINDOW_BYTES && loader.savepointWindows < MAX_SAVEPOINT_WINDOWS;
+      const windows = await queue.nextBatch(inMain || !queue.primer ? 1 : PIPELINE_WINDOWS, PIPELINE_BYTES, MAX_PENDING_BYTES);
+      if (windows.length === 0) continue;
+      const stray = windows[0].records[0].stray;
+      let results: Map<Window, WindowResult<RejectReason>>;
+      let loaded = false;
+      if (inMain && !stray) {
+        const [result] = await checked(main, windows, [await loader.tryWindow(windows[0].records, skipping?.mainSql)], undefined, kinds, context);
+        results = new Map([[windows[0], result]]);
+        loaded = result.failedAt === undefined;
+      } else if (stray && !queue.primer) {
+        // No good record before it to start the probe's stream with: see strayReason.
+        results = new Map([[windows[0], { skipped: [], failedAt: 0, failure: strayReason(windows[0].records[0], context.syntax) }]]);
+      } else {
         probe ??= await openProbeTransaction(context);
-        outcome = await probeWindow(probe, primer, window, skipping?.probeSql);
+        const primer = queue.primer;
+        const outcomes = await probeBatch(probe, primer, windows, skipping?.probeSql);
+        // A failed probe window leaves the probe's transaction aborted until the next window's rollback.
+        const reset = outcomes[outcomes.length - 1].failure ? probe.client : undefined;
+        const found = await checked(probe.client, windows, outcomes, primer, kinds, context, reset);
+        results = new Map(windows.map((window, i) => [window, found[i]]));
       }
-      const { failure } = outcome;
-      const failedAt = failure ? windowRecordAt(window, primer, failure.serverLine) : window.length;
-      if (failure && failedAt < 0) throw failure.error;
-      // Rows the server skipped (ON_ERROR ignore) are set aside with the error their value gave.
-      const skipped = await skippedRecords(outcome.skipped, window, primer, failedAt);
-      // A failed probe window leaves the probe's transaction aborted until its next window's rollback.
-      if (!inMain && failure && skipped.length > 0) await probe!.client.query(PROBE_RESET);
-      const reasons = await describeSkips(inMain ? main : probe!.client, skipped, context.skipping?.types ?? {});
-      skipped.forEach((skip, i) => context.reject(window[skip.at], reasons[i]));
-      kinds.skipped += skipped.length;
-      if (failure) kinds.failed++;
-      const skippedAt = new Set(skipped.map((skip) => skip.at));
+      queue.settle(results);
       // What a loaded window held is in the stage already; a probed one's good records go there now.
-      if (!inMain || failure) await loader.addGood(window.slice(0, failedAt), skippedAt);
-      if (!failure) {
-        windows.loaded(window, skippedAt);
-        continue;
+      for (const piece of queue.takeSettled()) {
+        if ('bad' in piece) context.reject(piece.bad.record, piece.bad.reason);
+        else if (!loaded) await loader.addGood(piece.good, NONE_SKIPPED);
       }
-      context.reject(window[failedAt], failure.reason);
-      windows.failedAt(window, failedAt, skippedAt);
     }
     return await loader.finish();
   } finally {
     await records.return?.(undefined);
     await probe?.client.end().catch(() => {});
   }
+}
+
+/**
+ * What each window's COPY found: where it stopped (its record), and the rows ON_ERROR ignore skipped
+ * before, each with the error its value gives. `reset` is the probe session, when its last COPY left
+ * its transaction aborted and the skips' errors are to be asked.
+ */
+async function checked(
+  client: pg.Client,
+  windows: readonly Window[],
+  outcomes: readonly WindowOutcome[],
+  primer: RecordWithBytes | undefined,
+  kinds: { skipped: number; failed: number },
+  context: IsolationContext,
+  reset?: pg.Client,
+): Promise<WindowResult<RejectReason>[]> {
+  const found: Array<{ failedAt?: number; failure?: RejectReason; skipped: SkippedRecord[] }> = [];
+  const asked: SkippedRecord[] = [];
+  for (let i = 0; i < windows.length; i++) {
+    const { records } = windows[i];
+    const { failure } = outcomes[i];
+    const failedAt = failure ? windowRecordAt(records, primer, failure.serverLine) : records.length;
+    if (failure && failedAt < 0) throw failure.error;
+    // Rows the server skipped (ON_ERROR ignore) are set aside with the error their value gave.
+    const skipped = skippedRecords(outcomes[i].skipped, records, primer, failedAt);
+    asked.push(...skipped);
+    kinds.skipped += skipped.length;
+    if (failure) kinds.failed++;
+    found.push({ failedAt: failure ? failedAt : undefined, failure: failure?.reason, skipped });
+  }
+  if (asked.length > 0 && reset) await reset.query(PROBE_RESET);
+  const reasons = await describeSkips(client, asked, context.skipping?.types ?? {});
+  let next = 0;
+  return found.map(({ failedAt, failure, skipped }) => ({ failedAt, failure, skipped: skipped.map((skip) => ({ at: skip.at, reason: reasons[next++] })) }));
 }
 
 /**
@@ -197,92 +234,6 @@ async function loadUpTo(
   throw new PloaderError('SERVER_ERROR', `${first.reason.message} — the server named line ${first.serverLine} of the chunk's COPY, which no record of it ends on`);
 }
 
-/** The probe's windows: records not yet checked, in order, and the last good record to prime a window with. */
-class ProbeWindows {
-  /**
-   * Records read and not yet settled: pending[head...] are checked next. A failed window's tail goes
-   * back by moving `head` (no copying per bad row: with 1 % bad rows that copying was a seventh of a
-   * worker's CPU); what is settled is dropped now and then.
-   */
-  private pending: RecordWithBytes[] = [];
-  private head = 0;
-  private exhausted = false;
-  private windowBytes = FIRST_WINDOW_BYTES;
-  /** Running mean of the good runs between bad rows, in bytes (-1 before the first). */
-  private meanGoodBytes = -1;
-
-  constructor(
-    private readonly records: AsyncIterator<RecordWithBytes[]>,
-    public primer: RecordWithBytes | undefined,
-    read: RecordWithBytes[],
-  ) {
-    this.pending = read;
-  }
-
-  get size(): number {
-    return this.windowBytes;
-  }
-
-  /** The last good record before `end`: the next probe stream starts with it. */
-  private keepPrimer(window: readonly RecordWithBytes[], end: number, skipped: ReadonlySet<number>): void {
-    for (let i = end - 1; i >= 0; i--) {
-      if (!skipped.has(i)) {
-        this.primer = window[i];
-        return;
-      }
-    }
-  }
-
-  async next(): Promise<RecordWithBytes[]> {
-    if (this.head >= COMPACT_AFTER_RECORDS && this.head * 2 >= this.pending.length) {
-      this.pending = this.pending.slice(this.head);
-      this.head = 0;
-    }
-    let end = this.head;
-    let bytes = 0;
-    while (bytes < this.windowBytes) {
-      if (end === this.pending.length) {
-        if (this.exhausted) break;
-        const next = await this.records.next();
-        if (next.done) {
-          this.exhausted = true;
-          break;
-        }
-        for (const record of next.value) this.pending.push(record);
-        continue;
-      }
-      bytes += this.pending[end].bytes.length;
-      end++;
-    }
-    const window = this.pending.slice(this.head, end);
-    this.head = end;
-    return window;
-  }
-
-  loaded(window: RecordWithBytes[], skipped: ReadonlySet<number>): void {
-    this.keepPrimer(window, window.length, skipped);
-    let bytes = 0;
-    for (const record of window) bytes += record.bytes.length;
-    // A window that loads is a good run at least that long.
-    if (this.meanGoodBytes >= 0) this.meanGoodBytes = (1 - GAP_WEIGHT) * this.meanGoodBytes + GAP_WEIGHT * bytes;
-    this.windowBytes = Math.min(MAX_WINDOW_BYTES, Math.max(this.windowBytes, bytes) * 2);
-  }
-
-  /** Record `at` was bad: those before it were good (but the skipped ones), those after it are checked again. */
-  failedAt(window: RecordWithBytes[], at: number, skipped: ReadonlySet<number>): void {
-    this.keepPrimer(window, at, skipped);
-    // The window is the last records next() handed out: those after the bad one are checked again.
-    this.head -= window.length - at - 1;
-    let goodBytes = 0;
-    for (let i = 0; i < at; i++) goodBytes += window[i].bytes.length;
-    // Twice the usual distance between bad rows (a running mean of the good runs, so one bad row
-    // right after another does not shrink the window to a record): about one bad row per window,
-    // and the bytes sent past it (the server discards them unread) stay within the window.
-    this.meanGoodBytes = this.meanGoodBytes < 0 ? goodBytes : (1 - GAP_WEIGHT) * this.meanGoodBytes + GAP_WEIGHT * goodBytes;
-    this.windowBytes = Math.min(MAX_WINDOW_BYTES, Math.max(1, Math.round(2 * this.meanGoodBytes)));
-  }
-}
-
 interface WindowFailure {
   serverLine: number;
   reason: RejectReason;
@@ -311,31 +262,40 @@ async function openProbeTransaction(context: IsolationContext): Promise<{ client
 
 const PROBE_RESET = 'ROLLBACK TO SAVEPOINT ploader_probe';
 
-/** One probe COPY of the window, primed with a good record so the stream's line end is the chunk's. */
-async function probeWindow(
+/**
+ * The windows' probe COPYs, all in one round trip (copyPipeline), each primed with a good record so
+ * the stream's line end is the chunk's, each after a rollback to the probe's savepoint.
+ */
+async function probeBatch(
   probe: { client: pg.Client; copySql: string },
   primer: RecordWithBytes | undefined,
-  window: readonly RecordWithBytes[],
+  windows: readonly Window[],
   skippingSql: string | undefined,
-): Promise<WindowOutcome> {
-  const parts = primer ? [primer.bytes, joinRecords(window)] : [joinRecords(window)];
+): Promise<WindowOutcome[]> {
   const sql = withStatementsBefore([PROBE_RESET], skippingSql ?? probe.copySql);
-  return windowCopy((notices) => copyFromBuffer(probe.client, sql, parts, notices), window.length + (primer ? 1 : 0));
+  const copies = windows.map((window) => ({ sql, data: primer ? [primer.bytes, joinRecords(window.records)] : [joinRecords(window.records)], notices: [] as string[] }));
+  const answers = await copyPipeline(probe.client, copies);
+  return answers.map((answer, i) => outcomeOf(answer, copies[i].notices, windows[i].records.length + (primer ? 1 : 0)));
 }
 
 /** Runs a window's COPY; a row's fault comes back as its failure, anything else is thrown. */
 async function windowCopy(copy: (notices: string[]) => Promise<number>, sent: number): Promise<WindowOutcome> {
   const notices: string[] = [];
-  let rows = 0;
   try {
-    rows = await copy(notices);
-    return { skipped: { notices, rows, sent } };
+    return outcomeOf({ rows: await copy(notices) }, notices, sent);
   } catch (error) {
-    const server = serverFields(error);
-    const at = parseCopyContext(server?.where);
-    if (!server || !isRowError(server.sqlstate) || !at) throw error;
-    return { failure: { serverLine: at.line, reason: reasonOf(error, server, at.column), error }, skipped: { notices, rows: -1, sent } };
+    return outcomeOf({ error }, notices, sent);
   }
+}
+
+/** A COPY's answer as a window's outcome: a row's fault is its failure, anything else is thrown. */
+function outcomeOf(answer: PipelinedOutcome, notices: string[], sent: number): WindowOutcome {
+  if (!('error' in answer)) return { skipped: { notices, rows: answer.rows, sent } };
+  const { error } = answer;
+  const server = serverFields(error);
+  const at = parseCopyContext(server?.where);
+  if (!server || !isRowError(server.sqlstate) || !at) throw error;
+  return { failure: { serverLine: at.line, reason: reasonOf(error, server, at.column), error }, skipped: { notices, rows: -1, sent } };
 }
 
 interface SkippedRecord {
@@ -348,12 +308,7 @@ interface SkippedRecord {
  * The window's records ON_ERROR ignore skipped, from its NOTICEs. A COPY that loaded checks the count:
  * a skip the server did not name in words this can read would otherwise pass for a loaded row.
  */
-async function skippedRecords(
-  skipped: WindowOutcome['skipped'],
-  window: readonly RecordWithBytes[],
-  primer: RecordWithBytes | undefined,
-  failedAt: number,
-): Promise<SkippedRecord[]> {
+function skippedRecords(skipped: WindowOutcome['skipped'], window: readonly RecordWithBytes[], primer: RecordWithBytes | undefined, failedAt: number): SkippedRecord[] {
   const found: SkippedRecord[] = [];
   for (const notice of skipped.notices) {
     const skip = parseSkipNotice(notice);
