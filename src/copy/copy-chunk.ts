@@ -17,7 +17,7 @@ import { isolateBadRows, reasonOf, type RejectReason } from '../rows/isolate-bad
 import { locateCopyError, parseCopyContext } from '../rows/line-mapping.ts';
 import { positionCountersSql, type CounterInjection, type RecordCounter } from '../rows/record-counters.ts';
 import { RejectSpool, type RejectEntry } from '../rows/reject-spool.ts';
-import type { SoftErrorSkipping } from '../rows/numbering.ts';
+import { inTargetTerms, type RelationNames, type SoftErrorSkipping } from '../rows/numbering.ts';
 import { copyFromSource } from './copy-stream.ts';
 
 export interface CopyChunkTask {
@@ -48,6 +48,8 @@ export interface CopyChunkTask {
   skipping?: SoftErrorSkipping;
   /** With --max-errors: this chunk's reject spool files. */
   spool?: { bytes: string; log: string };
+  /** The stage's name and the target's: the server's messages about a row name the target, as one COPY's would. */
+  relationNames: RelationNames;
   /** Binary format: bytes [0, binaryHeaderBytes) are the file header, sent before the chunk, and the trailer after it. */
   binaryHeaderBytes?: number;
 }
@@ -87,7 +89,7 @@ export default async function copyChunk(task: CopyChunkTask): Promise<CopyChunkR
         skipping: task.skipping,
         openProbe: () => openProbe(task),
         reject: (record, reason) => {
-          const entry = { file: task.file, line: chunk.line + record.line - 1, record: chunk.firstRecord + record.index + 1, column: reason.column ?? null, sqlstate: reason.sqlstate ?? null, message: reason.message };
+          const entry = { file: task.file, line: chunk.line + record.line - 1, record: chunk.firstRecord + record.index + 1, column: reason.column ?? null, sqlstate: reason.sqlstate ?? null, message: inTargetTerms(reason.message, task.relationNames) };
           if (examples.length < REJECT_EXAMPLES) examples.push(entry);
           spool.add(entry, record.bytes);
           if (Atomics.add(task.rejectTally, 0, 1) + 1 > task.maxRejects) throw new PloaderError('TOO_MANY_BAD_ROWS', `more than ${task.maxRejects} bad rows`);
@@ -101,7 +103,8 @@ export default async function copyChunk(task: CopyChunkTask): Promise<CopyChunkR
     return { ok: true, chunk: chunk.index, rows, bytes: chunk.end - chunk.start, ms: performance.now() - started, rejected: spool?.count ?? 0, examples };
   } catch (error) {
     spool?.close(false);
-    return { ok: false, chunk: chunk.index, error: toWire(error), rejected: spool?.count ?? 0, examples };
+    const wire = toWire(error);
+    return { ok: false, chunk: chunk.index, error: { ...wire, message: inTargetTerms(wire.message, task.relationNames) }, rejected: spool?.count ?? 0, examples };
   } finally {
     await client?.end().catch(() => {});
   }

@@ -19,6 +19,21 @@ export interface ChunkCopySettings {
   spool?: { bytes: string; log: string };
   injection?: CounterInjection;
   skipping?: SoftErrorSkipping;
+  /** The stage's name and the target's, as the server writes them in a message (`relation "x"`). */
+  relationNames: RelationNames;
+}
+
+export interface RelationNames {
+  stage: string;
+  target: string;
+}
+
+/**
+ * The server's words about a row of the stage, as one COPY into the target would have put them:
+ * `new row for relation "ploader_votes_1a2b" violates check constraint ...` names the target.
+ */
+export function inTargetTerms(text: string, names: RelationNames): string {
+  return names.stage === names.target ? text : text.split(`relation "${names.stage}"`).join(`relation "${names.target}"`);
 }
 
 /**
@@ -48,6 +63,7 @@ export function chunkCopySettings(plan: LoadPlan, chunk: Chunk): ChunkCopySettin
     spool: isolating ? spoolFiles(spoolDirectory(plan.options.rejectFile, plan.runId), chunk.index, 'rows') : undefined,
     injection,
     skipping: isolating ? softErrorSkipping(plan, counters) : undefined,
+    relationNames: { stage: plan.stage.name, target: plan.target.table.name },
   };
 }
 

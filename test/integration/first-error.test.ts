@@ -86,3 +86,15 @@ describe('after the fan-out, the earliest failing chunk is reported', () => {
     }
   });
 });
+
+describe('a row refused by a constraint is named as one COPY into the target names it', () => {
+  it('the message names the target, not the stage the workers load', async () => {
+    await freshTarget('CHECK (score IN (-1, 1))');
+    const path = write('check.csv', rows(3000, (i) => (i === 2500 ? `u${i},link ${i},7\n` : `u${i},link ${i},1\n`)));
+    const { error } = await failure({ file: path, columns: COLUMNS });
+    expect(error.code).toBe('BAD_ROW');
+    expect(error.position).toMatchObject({ line: 2501, record: 2501 });
+    expect(error.message).toMatch(/new row for relation "votes" violates check constraint "votes_score_check"/);
+    expect(error.message).not.toMatch(/ploader_/);
+  });
+});

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { copyFromBuffer } from '../../src/copy/copy-stream.ts';
 import { PloaderError } from '../../src/errors.ts';
 import { load } from '../../src/load.ts';
 import { runCli } from '../support/cli.ts';
@@ -76,6 +77,10 @@ describe('--max-errors', () => {
     expect(log.map(({ line, record, sqlstate, column }) => ({ line, record, sqlstate, column }))).toEqual(
       data.bad.map(({ line, record, sqlstate, column }) => ({ line, record, sqlstate, column })),
     );
+    // Each reason in the words one COPY of that row into the target gives (never the stage's name).
+    const words: string[] = [];
+    for (const bad of data.bad) words.push(await plainCopyError(bad.bytes));
+    expect(log.map((entry) => entry.message)).toEqual(words);
     // The good rows, each exactly once: compare with a plain COPY of just the good rows.
     const parsed = data.good.map(parseRow);
     await db.client.query('INSERT INTO expected SELECT * FROM unnest($1::text[], $2::text[], $3::int[])', [0, 1, 2].map((i) => parsed.map((p) => p[i])));
@@ -101,6 +106,19 @@ describe('--max-errors', () => {
     expect(readFileSync(`${file}.rejects`, 'utf8')).toBe(data.bad.map((b) => b.bytes).join(''));
   });
 });
+
+/** The message of one plain COPY of `row` into the target (rolled back). */
+async function plainCopyError(row: string): Promise<string> {
+  await db.client.query('BEGIN');
+  try {
+    await copyFromBuffer(db.client, `COPY votes (${COLUMNS.join(', ')}) FROM STDIN (FORMAT csv)`, Buffer.from(row));
+    return 'loaded';
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    await db.client.query('ROLLBACK');
+  }
+}
 
 /** The fixture's good rows, parsed (they are simple: one optional quoted field with no quotes inside). */
 function parseRow(row: string): [string, string, number] {
