@@ -127,7 +127,7 @@ async function isolate(main: pg.Client, context: IsolationContext, first: FirstF
       // A long clean stretch is checked by loading it (one parse instead of two) while the
       // transaction's subtransactions stay few; short windows, where bad rows are dense, by the probe,
       // many at once. Without a good record yet to start a probe stream with, one window at a time.
-      const inMain = queue.settled && queue.size >= MAIN_WINDOW_BYTES && loader.savepointWindows < MAX_SAVEPOINT_WINDOWS;
+      const inMain = queue.onlyUnchecked && queue.size >= MAIN_WINDOW_BYTES && loader.savepointWindows < MAX_SAVEPOINT_WINDOWS;
       const windows = await queue.nextBatch(inMain || !queue.primer ? 1 : PIPELINE_WINDOWS, PIPELINE_BYTES, MAX_PENDING_BYTES);
       if (windows.length === 0) continue;
       const stray = windows[0].records[0].stray;

@@ -84,9 +84,12 @@ export class WindowQueue<Reason> {
     return this.windowBytes;
   }
 
-  /** Nothing is queued: every record read so far has been checked and taken. */
-  get settled(): boolean {
-    return this.pieces.length === 0;
+  /**
+   * Every record queued is still to be checked (or none is queued): the next window starts at the
+   * first record not yet taken, and what it settles is all that the next takeSettled gives.
+   */
+  get onlyUnchecked(): boolean {
+    return this.pieces.every((piece) => piece.kind === 'unknown');
   }
 
   /** The chunk's records are all read and all checked. */

@@ -104,6 +104,21 @@ describe('WindowQueue', () => {
     expect(rejected).toEqual([...bad]);
   });
 
+  it('says when only unchecked records are queued: a window cut then can be loaded in place', async () => {
+    const queue = new WindowQueue<string>(iterate(recordBlocks(100, 100)), undefined, [], { first: 100, max: 1000, gapWeight: 0.25 });
+    const [first, second] = await queue.nextBatch(2, 1000, 1000);
+    // The first window failed at its 3rd record, the second loaded: its good records wait behind the first one's tail.
+    queue.settle(new Map([[first, { skipped: [], failedAt: 2, failure: 'bad 2' }], [second, { skipped: [] }]]));
+    expect(queue.takeSettled().length).toBe(2);
+    expect(queue.onlyUnchecked).toBe(false);
+    const [tail] = await queue.nextBatch(1, 1000, 1000);
+    expect(tail.records.map((r) => r.index)).toEqual(every(10).slice(3));
+    queue.settle(new Map([[tail, { skipped: [] }]]));
+    expect(queue.takeSettled().length).toBe(2);
+    // Only the records not read into a window yet are left.
+    expect(queue.onlyUnchecked).toBe(true);
+  });
+
   it('remembers the latest good record as the primer', async () => {
     const blocks = recordBlocks(10, 10);
     const queue = new WindowQueue<string>(iterate(blocks), undefined, [], { first: 1000, max: 1000, gapWeight: 0.25 });
